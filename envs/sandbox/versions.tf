@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.10"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.100, < 7.0"
+    }
+  }
+
+  # Local state on purpose: the sandbox's bucket lives in an emulator that dies with `make sandbox`,
+  # so the state is as disposable as the bucket. `make sandbox` keeps it under .sandbox/.
+  backend "local" {}
+}

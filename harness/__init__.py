@@ -1,0 +1,6 @@
+"""Python tooling shared by `make sandbox`, `make test`, `make e2e` and `make bench`.
+
+Each module has one job: processes (start, wait for and stop local servers), terraform (find the
+provider mirror and run Terraform the same way everywhere), sandbox (the `make sandbox` main job),
+tfdocs (terraform-docs compatible README tables).
+"""

@@ -1,0 +1,122 @@
+"""Run Terraform the same way in the sandbox, the tests and CI, online or offline.
+
+On a normal machine Terraform installs providers from the public registry. On a machine without
+internet access but with a filesystem mirror of providers (laid out `registry.terraform.io/<ns>/<name>/...`)
+we point Terraform at that mirror through a generated CLI configuration. The mirror comes from
+`TF_PROVIDER_MIRROR` or is discovered once; no machine path is written into any module or root.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from harness.processes import REPO_ROOT
+
+CACHE_DIR = Path(os.environ.get("REPO_CACHE_DIR", REPO_ROOT / ".cache"))
+MIRRORED_PROVIDER = "registry.terraform.io/hashicorp/aws"
+# What a root or module copy never takes along: local state, downloaded providers, user tfvars.
+COPY_IGNORE = shutil.ignore_patterns(
+    ".terraform", ".terraform.lock.hcl", "terraform.tfstate*", "*.auto.tfvars", "terraform.tfvars", "*.tfplan"
+)
+# Directories never worth walking when looking for a mirror.
+_PRUNED = ("/proc", "/sys", "/dev", "/run", "/tmp", "/var/lib/docker", str(REPO_ROOT))
+
+
+def _has_provider_binary(mirror: Path) -> bool:
+    return any(mirror.joinpath(MIRRORED_PROVIDER).glob("*/*/terraform-provider-*"))
+
+
+@functools.lru_cache(maxsize=1)
+def provider_mirror() -> Path | None:
+    """The filesystem mirror to install providers from, or None to use the public registry."""
+    configured = os.environ.get("TF_PROVIDER_MIRROR")
+    if configured:
+        mirror = Path(configured)
+        if not _has_provider_binary(mirror):
+            raise RuntimeError(
+                f"TF_PROVIDER_MIRROR={configured} holds no {MIRRORED_PROVIDER}/<version>/<os_arch>/terraform-provider-*"
+            )
+        return mirror
+    if os.environ.get("TF_PROVIDER_MIRROR_DISCOVERY", "1") == "0":
+        return None
+    prune = []
+    for path in _PRUNED:
+        prune += ["-path", path, "-o"]
+    found = subprocess.run(
+        ["find", "/", "-maxdepth", "6", "(", *prune[:-1], ")", "-prune", "-o",
+         "-type", "d", "-path", f"*/{MIRRORED_PROVIDER}", "-print"],
+        capture_output=True, text=True, timeout=60, check=False,
+    ).stdout.split()
+    for candidate in found:
+        mirror = Path(candidate).parents[2]
+        if _has_provider_binary(mirror):
+            return mirror
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def cli_config_file() -> Path:
+    """A Terraform CLI configuration: the provider mirror when there is one, and a shared plugin cache."""
+    plugin_cache = CACHE_DIR / "terraform" / "plugin-cache"
+    plugin_cache.mkdir(parents=True, exist_ok=True)
+    mirror = provider_mirror()
+    lines = [f'plugin_cache_dir = "{plugin_cache}"']
+    if mirror:
+        lines += [
+            "provider_installation {",
+            "  filesystem_mirror {",
+            f'    path    = "{mirror}"',
+            f'    include = ["{MIRRORED_PROVIDER}"]',
+            "  }",
+            "  direct {",
+            f'    exclude = ["{MIRRORED_PROVIDER}"]',
+            "  }",
+            "}",
+        ]
+    config = CACHE_DIR / "terraform" / ("terraformrc.mirror" if mirror else "terraformrc")
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def terraform_env(**extra: str) -> dict[str, str]:
+    """Our environment plus what makes Terraform non-interactive and able to install providers here."""
+    env = {key: value for key, value in os.environ.items() if key != "TF_LOG"}
+    env.update(
+        TF_CLI_CONFIG_FILE=str(cli_config_file()),
+        TF_IN_AUTOMATION="1",
+        TF_INPUT="0",
+        CHECKPOINT_DISABLE="1",
+    )
+    env.update(extra)
+    return env
+
+
+def emulator_aws_env(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
+    """AWS SDK/provider settings that send every call to an emulator and never to AWS."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # the emulator accepts any key; never a real one
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_PROFILE": "",
+    }
+
+
+def copy_root(source: Path, destination: Path) -> Path:
+    """Copy a module or root to `destination` so a run never touches the checkout's own directories."""
+    shutil.copytree(source, destination, ignore=COPY_IGNORE, symlinks=True)
+    return destination
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`terraform <args>` in `cwd`; on failure the error carries Terraform's own message."""
+    result = subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"terraform {' '.join(args)} failed in {cwd} (exit {result.returncode}):\n{result.stderr}{result.stdout[-2000:]}")
+    return result

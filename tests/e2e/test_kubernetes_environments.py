@@ -1,0 +1,214 @@
+"""The Minikube (`local`) and EKS (`aws`) environments end to end: plan → apply → rollout → call → destroy.
+
+These need what the build machines do not have (a cluster, the helm provider, an AWS account), so
+each one checks its prerequisites first and skips with the exact reason when one is missing. Where
+they exist, this is the same discipline as the sandbox: private copies of the roots, unique names per
+run, bounded retries, a second plan that must be empty, and destroy in `finally`.
+
+local: `make e2e ENV=local` (context from E2E_KUBE_CONTEXT, default `minikube`; the image is built
+        into the cluster with `minikube image build` unless E2E_IMAGE names one already there).
+aws:   `E2E_AWS=1 make e2e ENV=aws` with AWS credentials in the environment, E2E_AWS_TFVARS (a tfvars
+        file for envs/aws: subnets, image, ...) and E2E_AWS_BACKEND (a .s3.tfbackend file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from harness import processes, terraform
+from tests.e2e.support import kube_context_problem, retry
+
+pytestmark = pytest.mark.e2e
+REPO_ROOT = processes.REPO_ROOT
+
+
+def _init_problem(root: Path, env: dict[str, str]) -> str | None:
+    """None if the root's providers install here (`init -backend=false`), else Terraform's reason."""
+    result = terraform.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=root, env=env, check=False)
+    if result.returncode == 0:
+        return None
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip() and not line.startswith(("╷", "╵", "│ ", "│"))]
+    reason = next((line for line in result.stderr.splitlines() if "Failed to query" in line or "could not" in line.lower()),
+                  lines[0] if lines else "unknown error")
+    return f"`terraform init` cannot install the providers of {root.name}: {reason.strip('│ ').strip()}"
+
+
+def _copy_layout(workdir: Path, env_name: str) -> Path:
+    """envs/<env> plus every module, with the repository's relative layout, so sources resolve."""
+    for relative in (Path("envs") / env_name, Path("modules")):
+        terraform.copy_root(REPO_ROOT / relative, workdir / relative)
+    return workdir / "envs" / env_name
+
+
+def _kubectl(context: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(["kubectl", "--context", context, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class PortForward:
+    """`kubectl port-forward` to a Service on a free loopback port, stopped on exit."""
+
+    def __init__(self, context: str, namespace: str, service: str, log_dir: Path):
+        self.port = processes.free_port()
+        self.process = processes.spawn(
+            f"port-forward-{self.port}",
+            ["kubectl", "--context", context, "-n", namespace, "port-forward", f"svc/{service}", f"{self.port}:80"],
+            dict(os.environ), log_dir,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process.wait_until(lambda: processes.port_is_open(self.port), 30, "forwarding")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.process.stop(timeout=5)
+
+
+def _exercise(url: str, token: str, s3, bucket: str, prefix: str) -> None:
+    """The calls every environment must answer, and the object the upload must leave in the bucket."""
+    health = retry(lambda: requests.get(f"{url}/api/health", timeout=5), lambda r: r.status_code == 200,
+                   timeout=120, interval=2, what="GET /api/health")
+    assert health.json() == {"status": "ok"}
+    mirror = retry(lambda: requests.get(f"{url}/api/mirror", params={"word": "fOoBar25"}, timeout=5),
+                   lambda r: r.status_code == 200, timeout=60, what="GET /api/mirror")
+    assert mirror.json() == {"transformed": "52RAbOoF"}
+    upload = retry(lambda: requests.post(f"{url}/api/upload-random", headers={"Authorization": f"Bearer {token}"},
+                                         timeout=10),
+                   lambda r: r.status_code == 201, timeout=120, interval=3, what="POST /api/upload-random")
+    key = upload.json()["key"]
+    assert key.startswith(prefix)
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().strip()
+    assert body.lstrip("-").isdigit(), f"object {key} holds {body!r}, not an integer"
+
+
+def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str], context: str, logs_dir: Path,
+                        s3, token: str, init_args: list[str], before_rollout=None) -> None:
+    var_args = [f"-var={k}={v}" for k, v in tf_vars.items()]
+    terraform.run(["init", "-input=false", "-no-color", *init_args], cwd=root, env=env)
+    applied = False
+    try:
+        plan = terraform.run(["plan", "-input=false", "-no-color", "-detailed-exitcode", *var_args], cwd=root, env=env,
+                             check=False, timeout=900)
+        assert plan.returncode == 2, plan.stderr or plan.stdout
+        assert token not in plan.stdout + plan.stderr, "a secret reached the plan output"
+        applied = True
+        apply = terraform.run(["apply", "-input=false", "-no-color", "-auto-approve", *var_args], cwd=root, env=env,
+                              timeout=3600)
+        assert token not in apply.stdout + apply.stderr, "a secret reached the apply output"
+        outputs = {k: v["value"] for k, v in json.loads(
+            terraform.run(["output", "-json"], cwd=root, env=env).stdout).items()}
+        namespace, release = outputs["namespace"], outputs["release_name"]
+        if before_rollout:
+            before_rollout()
+        rollout = _kubectl(context, "-n", namespace, "rollout", "status", f"deployment/{outputs['deployment_name']}",
+                           "--timeout=300s", timeout=330)
+        assert rollout.returncode == 0, f"rollout of {release} did not finish: {rollout.stderr}"
+        with PortForward(context, namespace, outputs["service_name"], logs_dir) as forward:
+            _exercise(forward.url, token, s3, outputs["bucket_name"], outputs["object_prefix"])
+        second = terraform.run(["plan", "-input=false", "-no-color", "-detailed-exitcode", *var_args], cwd=root,
+                               env=env, check=False, timeout=900)
+        assert second.returncode == 0, f"second plan is not empty:\n{second.stdout[-3000:]}"
+    finally:
+        if applied:
+            terraform.run(["destroy", "-input=false", "-no-color", "-auto-approve", *var_args], cwd=root, env=env,
+                          timeout=3600)
+
+
+def test_local_minikube_environment(tmp_path, unique_name, selected_environments, logs_dir):
+    if selected_environments and "local" not in selected_environments:
+        pytest.skip(f"E2E_ENVIRONMENTS={','.join(sorted(selected_environments))} does not include local")
+    context = os.environ.get("E2E_KUBE_CONTEXT", "minikube")
+    problem = kube_context_problem(context)
+    if problem:
+        pytest.skip(f"local: {problem}; start Minikube (`minikube start`) or set E2E_KUBE_CONTEXT to a kind context")
+    root = _copy_layout(tmp_path, "local")
+    env = terraform.terraform_env()
+    problem = _init_problem(root, env)
+    if problem:
+        pytest.skip(f"local: {problem}")
+
+    image = os.environ.get("E2E_IMAGE")
+    if not image:
+        if not shutil.which("minikube"):
+            pytest.skip("local: set E2E_IMAGE to an image the cluster can pull, or install minikube to build one")
+        image = f"mirror-service:e2e-{secrets.token_hex(3)}"
+        built = subprocess.run(["minikube", "-p", context, "image", "build", "-t", image, str(REPO_ROOT / "app")],
+                               capture_output=True, text=True, timeout=900)
+        assert built.returncode == 0, built.stderr
+    repository, tag = image.rsplit(":", 1)
+
+    # The emulator runs on this machine; the cluster reaches it through Minikube's host alias.
+    emulator_port = processes.free_port()
+    emulator = processes.start_moto(logs_dir, port=emulator_port, host="0.0.0.0")
+    try:
+        token = secrets.token_urlsafe(24)
+        bucket = unique_name("mirror-e2e")
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{emulator_port}", region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local",
+                          config=Config(s3={"addressing_style": "path"}))
+        tf_vars = {
+            "kube_context": context,
+            "namespace": unique_name("mirror-e2e"),
+            "bucket_name": bucket,
+            "image_repository": repository,
+            "image_tag": tag,
+            "emulator_endpoint": f"http://127.0.0.1:{emulator_port}",
+            "emulator_endpoint_in_cluster": os.environ.get(
+                "E2E_EMULATOR_IN_CLUSTER", f"http://host.minikube.internal:{emulator_port}"),
+        }
+        env = {**env, "TF_VAR_upload_token": token}
+        _apply_call_destroy(root, env, tf_vars, context, tmp_path, s3, token, init_args=[])
+    finally:
+        emulator.stop(timeout=10)
+
+
+def test_aws_eks_environment(tmp_path, unique_name, selected_environments, monkeypatch):
+    if selected_environments and "aws" not in selected_environments:
+        pytest.skip(f"E2E_ENVIRONMENTS={','.join(sorted(selected_environments))} does not include aws")
+    if os.environ.get("E2E_AWS") != "1":
+        pytest.skip("aws: creates billable AWS resources; run only when explicitly enabled with E2E_AWS=1")
+    missing = [name for name in ("E2E_AWS_TFVARS", "E2E_AWS_BACKEND") if not os.environ.get(name)]
+    if missing:
+        pytest.skip(f"aws: set {' and '.join(missing)} (a tfvars file for envs/aws and a .s3.tfbackend file)")
+    try:
+        identity = boto3.client("sts").get_caller_identity()
+    except Exception as error:  # noqa: BLE001 - any failure here means "no usable credentials"
+        pytest.skip(f"aws: no usable AWS credentials ({type(error).__name__}: {error})")
+    root = _copy_layout(tmp_path, "aws")
+    env = terraform.terraform_env()
+    problem = _init_problem(root, env)
+    if problem:
+        pytest.skip(f"aws: {problem}")
+
+    token = secrets.token_urlsafe(24)
+    suffix = unique_name("e2e").split("-")[1]
+    tf_vars = {"cluster_name": f"mirror-e2e-{suffix}", "bucket_name": f"mirror-e2e-{suffix}-{identity['Account']}"}
+    env = {**env, "TF_VAR_upload_token": token}
+    backend = os.environ["E2E_AWS_BACKEND"]
+    state_key = f"e2e/{suffix}/terraform.tfstate"
+    init_args = [f"-backend-config={backend}", f"-backend-config=key={state_key}"]
+    # A kubeconfig of our own for kubectl (rollout, port-forward), written once the cluster exists;
+    # the Terraform providers authenticate with `aws eks get-token` on their own.
+    region = boto3.session.Session().region_name or "us-east-1"
+    context = f"mirror-e2e-{suffix}"
+    kubeconfig = tmp_path / "kubeconfig"
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    var_file = os.environ["E2E_AWS_TFVARS"]
+    env = {**env, **{f"TF_CLI_ARGS_{command}": f"-var-file={var_file}" for command in ("plan", "apply", "destroy")}}
+
+    def write_kubeconfig() -> None:
+        subprocess.run(["aws", "eks", "update-kubeconfig", "--name", tf_vars["cluster_name"], "--region", region,
+                        "--alias", context, "--kubeconfig", str(kubeconfig)], check=True, capture_output=True)
+
+    _apply_call_destroy(root, env, tf_vars, context, tmp_path, boto3.client("s3", region_name=region), token,
+                        init_args=init_args, before_rollout=write_kubeconfig)
