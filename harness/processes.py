@@ -124,13 +124,13 @@ def spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: P
 
 
 def start_moto(log_dir: Path, port: int | None = None, host: str = LOOPBACK, timeout: float = 30.0) -> ManagedProcess:
-    """A moto server (real HTTP AWS emulator) on loopback; `url` is its endpoint."""
+    """A moto server (real HTTP AWS emulator, with harness.moto_server's one fix) on `host`; `url` is its endpoint."""
     port = port or free_port(host)
     if port_is_open(port, host):
         raise RuntimeError(f"port {port} on {host} is already in use; choose another one for the S3 emulator")
-    env = {**os.environ, "MOTO_CALL_RESET_API": "false"}
-    proc = spawn(f"moto-{port}", [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], env, log_dir)
-    proc.url = f"http://{host}:{port}"
+    env = {**os.environ, "MOTO_CALL_RESET_API": "false", "PYTHONPATH": str(REPO_ROOT)}
+    proc = spawn(f"moto-{port}", [sys.executable, "-m", "harness.moto_server", "-H", host, "-p", str(port)], env, log_dir)
+    proc.url = f"http://{LOOPBACK if host == '0.0.0.0' else host}:{port}"
     proc.wait_until(lambda: http_status(f"{proc.url}/moto-api/") == 200, timeout, "serving HTTP")
     return proc
 
@@ -140,6 +140,11 @@ def service_environment(**overrides: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "S3_", "GUNICORN_"))}
     env.update({key: str(value) for key, value in overrides.items() if value is not None})
     return env
+
+
+def gunicorn_command(app_uri: str | None = None) -> list[str]:
+    """gunicorn with the checked-in config; `app_uri` swaps the WSGI app (the benchmark's bare ceiling)."""
+    return [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), *([app_uri] if app_uri else [])]
 
 
 def start_service(
@@ -155,8 +160,7 @@ def start_service(
     if port_is_open(port, host):
         raise RuntimeError(f"port {port} on {host} is already in use; set PORT to a free one")
     env = {**env, "PORT": str(port), "HOST": host}
-    argv = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG)]
-    proc = spawn(f"gunicorn-{port}", argv, env, log_dir, cwd=APP_DIR)
+    proc = spawn(f"gunicorn-{port}", gunicorn_command(), env, log_dir, cwd=APP_DIR)
     proc.url = f"http://{host}:{port}"
     proc.wait_until(lambda: http_status(proc.url + ready_path) == 200, timeout, f"answering {ready_path}")
     return proc

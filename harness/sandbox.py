@@ -105,14 +105,15 @@ class Sandbox:
 
     def start_service(self) -> processes.ManagedProcess:
         """The rollout of this environment: gunicorn with the applied root's environment."""
-        env = processes.service_environment(
+        settings = {
+            **terraform.emulator_aws_env(self.emulator.url),  # the emulator's throwaway keys
             **self.outputs["service_environment"],
-            **terraform.emulator_aws_env(self.emulator.url),
-            UPLOAD_TOKEN=self.upload_token or "",
-            APP_VERSION=os.environ.get("APP_VERSION", "sandbox"),
-            LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
-        )
-        env.pop("AWS_ENDPOINT_URL", None)  # the service reads S3_ENDPOINT_URL, like it does in a pod
+            "UPLOAD_TOKEN": self.upload_token or "",
+            "APP_VERSION": os.environ.get("APP_VERSION", "sandbox"),
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        }
+        settings.pop("AWS_ENDPOINT_URL")  # the service reads S3_ENDPOINT_URL, as it does in a pod
+        env = processes.service_environment(**settings)
         self.service = processes.start_service(env, self.logs_dir, port=self.service_port,
                                                ready_path="/api/ready", timeout=30)
         return self.service

@@ -1,0 +1,79 @@
+# envs/aws: the staging bucket, an EKS cluster, and the service released onto it. The pods get S3
+# access through EKS Pod Identity (role from modules/s3-staging, association in modules/eks): no
+# static keys anywhere. State: S3 with native locking (see versions.tf and backend.s3.tfbackend.example).
+
+locals {
+  service_account = var.release_name
+}
+
+data "aws_caller_identity" "current" {}
+
+module "staging_bucket" {
+  source = "../../modules/s3-staging"
+
+  bucket_name   = var.bucket_name
+  object_prefix = var.object_prefix
+  environment   = "production"
+
+  enable_pod_identity       = true
+  service_account_namespace = var.namespace
+  service_account_name      = local.service_account
+}
+
+module "eks" {
+  source = "../../modules/eks"
+
+  cluster_name       = var.cluster_name
+  kubernetes_version = var.kubernetes_version
+  subnet_ids         = var.subnet_ids
+
+  endpoint_public_access       = length(var.endpoint_public_access_cidrs) > 0
+  endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
+
+  # The identity running Terraform (a person or the pipeline's OIDC role) needs cluster access for
+  # the helm provider; everything else is granted through explicit access entries.
+  enable_cluster_creator_admin_permissions = true
+
+  node_groups = {
+    default = {
+      instance_types = var.node_instance_types
+      capacity_type  = var.node_capacity_type
+      min_size       = var.node_min_size
+      max_size       = var.node_max_size
+      desired_size   = var.node_desired_size
+    }
+  }
+
+  pod_identity_associations = {
+    mirror-service = {
+      namespace       = var.namespace
+      service_account = local.service_account
+      role_arn        = module.staging_bucket.service_role_arn
+    }
+  }
+}
+
+module "app" {
+  source = "../../modules/kubernetes-app"
+
+  release_name         = var.release_name
+  namespace            = var.namespace
+  create_namespace     = true
+  environment          = "prod"
+  service_account_name = local.service_account
+
+  image_repository = var.image_repository
+  image_tag        = var.image_tag
+  image_digest     = var.image_digest
+  autoscaling      = merge(var.autoscaling, { enabled = true })
+
+  s3_bucket = module.staging_bucket.bucket_name
+  s3_region = var.region
+  s3_prefix = module.staging_bucket.object_prefix
+
+  upload_token = var.upload_token
+  ingress      = var.ingress
+
+  # The association must exist before the pods start, or their first credentials lookup fails.
+  depends_on = [module.eks]
+}

@@ -1,0 +1,19 @@
+terraform {
+  required_version = ">= 1.11"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.100, < 7.0"
+    }
+    helm = {
+      source  = "hashicorp/helm"
+      version = "~> 3.1"
+    }
+  }
+
+  # Partial configuration: bucket and region come from `-backend-config=backend.s3.tfbackend` (see
+  # backend.s3.tfbackend.example) so the same code serves every account. Native S3 locking
+  # (use_lockfile) needs no DynamoDB table; credentials never go in the backend file.
+  backend "s3" {}
+}

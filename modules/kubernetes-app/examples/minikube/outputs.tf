@@ -1,0 +1,16 @@
+output "release_name" {
+  value = module.app.release_name
+}
+
+output "namespace" {
+  value = module.app.namespace
+}
+
+output "service_name" {
+  value = module.app.service_name
+}
+
+output "port_forward" {
+  description = "How to reach the service from this machine."
+  value       = "kubectl --context ${var.kube_context} -n ${module.app.namespace} port-forward svc/${module.app.service_name} 8080:${module.app.service_port}"
+}

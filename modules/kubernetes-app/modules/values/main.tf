@@ -1,0 +1,122 @@
+# The chart's non-secret values, computed without any provider so tests can `apply` this module
+# offline and render the chart with exactly what helm_release would receive.
+
+locals {
+  # Local chart edits do not change helm_release's inputs by themselves (terraform-provider-helm#515),
+  # so a digest of every chart file goes into a pod annotation: any edit becomes a Helm upgrade.
+  chart_sha256 = sha256(join("", [for file in sort(fileset(var.chart_dir, "**")) : filesha256("${var.chart_dir}/${file}")]))
+
+  service_account_name = coalesce(var.service_account_name, var.release_name)
+
+  # Optional attributes are left out rather than sent as null: a null would delete the chart's default.
+  http_route_parent_refs = [
+    for ref in var.http_route.parent_refs : {
+      for key, value in { name = ref.name, namespace = ref.namespace, sectionName = ref.section_name } : key => value if value != null
+    }
+  ]
+
+  values = {
+    fullnameOverride = var.release_name
+    environment      = var.environment
+
+    image = {
+      repository = var.image_repository
+      tag        = var.image_tag
+      digest     = var.image_digest == null ? "" : var.image_digest
+      pullPolicy = "IfNotPresent"
+    }
+
+    config = {
+      logLevel      = var.log_level
+      maxWordLength = var.max_word_length
+      appVersion    = var.app_version == null ? var.image_tag : var.app_version
+      extraEnv      = var.extra_env
+    }
+
+    gunicorn = {
+      workers         = var.gunicorn_workers
+      threads         = var.gunicorn_threads
+      timeout         = var.gunicorn_timeout
+      gracefulTimeout = var.gunicorn_graceful_timeout
+      keepalive       = 5
+    }
+
+    s3 = {
+      bucket      = var.s3_bucket
+      region      = var.s3_region
+      prefix      = var.s3_prefix
+      endpointUrl = var.s3_endpoint_url == null ? "" : var.s3_endpoint_url
+    }
+
+    # Only the name of a Secret managed elsewhere; secret values never pass through this module.
+    secrets = {
+      existingSecret = var.existing_secret_name == null ? "" : var.existing_secret_name
+    }
+
+    serviceAccount = {
+      create  = var.create_service_account
+      name    = local.service_account_name
+      roleArn = var.service_account_role_arn == null ? "" : var.service_account_role_arn
+    }
+
+    replicaCount   = var.replicas
+    podAnnotations = merge(var.pod_annotations, { "checksum/chart" = local.chart_sha256 })
+    resources      = var.resources
+
+    shutdown = {
+      preStopAction  = "sleep"
+      preStopSeconds = var.pre_stop_seconds
+      marginSeconds  = 5
+    }
+
+    topologySpread = {
+      enabled           = true
+      whenUnsatisfiable = var.topology_spread_when_unsatisfiable
+    }
+
+    autoscaling = {
+      enabled                        = var.autoscaling.enabled
+      minReplicas                    = var.autoscaling.min_replicas
+      maxReplicas                    = var.autoscaling.max_replicas
+      targetCPUUtilizationPercentage = var.autoscaling.target_cpu_utilization_percentage
+    }
+
+    pdb = {
+      enabled        = var.pdb.enabled
+      maxUnavailable = var.pdb.min_available != null ? "" : coalesce(var.pdb.max_unavailable, "1")
+      minAvailable   = var.pdb.min_available == null ? "" : var.pdb.min_available
+    }
+
+    networkPolicy = {
+      enabled                  = var.network_policy.enabled
+      allowExternal            = var.network_policy.allow_external
+      ingressNamespaceSelector = var.network_policy.ingress_namespace_labels
+      egress = {
+        httpsCidrs       = var.network_policy.https_cidrs
+        podIdentityAgent = var.network_policy.pod_identity_agent
+        s3EndpointCidr   = var.network_policy.s3_endpoint_cidr
+      }
+    }
+
+    ingress = {
+      enabled     = var.ingress.enabled
+      className   = var.ingress.class_name
+      annotations = var.ingress.annotations
+      hosts = var.ingress.host == null ? [] : [{
+        host  = var.ingress.host
+        paths = [{ path = var.ingress.path, pathType = "Prefix" }]
+      }]
+      tls = var.ingress.host == null || var.ingress.tls_secret_name == null ? [] : [{
+        secretName = var.ingress.tls_secret_name
+        hosts      = [var.ingress.host]
+      }]
+    }
+
+    httpRoute = {
+      enabled    = var.http_route.enabled
+      parentRefs = local.http_route_parent_refs
+      hostnames  = var.http_route.hostnames
+      rules      = [{ matches = [{ path = { type = "PathPrefix", value = var.http_route.path } }] }]
+    }
+  }
+}

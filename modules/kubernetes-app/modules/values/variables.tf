@@ -1,0 +1,424 @@
+# Every input here is non-secret: this module's output is handed to helm_release as plain `values`,
+# which Terraform shows in plans and keeps in state. Secrets go to the parent module's set_sensitive.
+# The parent module declares the same variables with the same validations (tests/chart keep them equal),
+# so a mistake is reported at the caller's own variable.
+
+variable "chart_dir" {
+  description = "Directory of the chart whose files are hashed into the `checksum/chart` pod annotation, so a chart change always produces a Helm upgrade."
+  type        = string
+}
+
+variable "release_name" {
+  description = "Helm release name; also the name of the Deployment, Service, ConfigMap and ServiceAccount (fullnameOverride)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]([-a-z0-9]*[a-z0-9])?$", var.release_name)) && length(var.release_name) <= 53
+    error_message = "release_name must be a DNS label of at most 53 characters (Helm's limit): lower-case letters, digits and '-', starting with a letter, e.g. \"mirror-service\"."
+  }
+}
+
+variable "environment" {
+  description = "`dev` (laptop/Minikube: emulator endpoint and static AWS keys allowed) or `prod` (static AWS keys refused, upload token and >= 2 replicas required)."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "environment must be \"dev\" or \"prod\"."
+  }
+}
+
+variable "image_repository" {
+  description = "Repository of the service image, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror-service` or `mirror-service` (Minikube)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$", var.image_repository))
+    error_message = "image_repository must be an image name without tag or digest, lower case, e.g. \"registry.example.com:5000/team/mirror-service\"."
+  }
+}
+
+variable "image_tag" {
+  description = "Image tag to deploy (also APP_VERSION unless app_version is set)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a Docker tag: 1-128 characters from A-Z a-z 0-9 _ . -, not starting with '.' or '-'."
+  }
+}
+
+variable "image_digest" {
+  description = "Image digest (`sha256:<64 hex>`) to pin the exact image; null pulls by tag."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.image_digest == null || can(regex("^sha256:[a-f0-9]{64}$", var.image_digest))
+    error_message = "image_digest must look like \"sha256:\" followed by 64 lower-case hex characters (see `docker buildx imagetools inspect`), or be null."
+  }
+}
+
+variable "app_version" {
+  description = "APP_VERSION reported by /api/version; null uses image_tag."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.app_version == null || can(regex("^[ -~]{1,128}$", var.app_version))
+    error_message = "app_version must be 1-128 printable ASCII characters."
+  }
+}
+
+variable "replicas" {
+  description = "Replicas when autoscaling is off."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.replicas >= 1 && var.replicas <= 100 && floor(var.replicas) == var.replicas
+    error_message = "replicas must be a whole number from 1 to 100."
+  }
+
+  validation {
+    condition     = var.environment != "prod" || var.autoscaling.enabled || var.replicas >= 2
+    error_message = "environment \"prod\" needs replicas >= 2 or autoscaling.enabled = true: a single pod means downtime on every node drain."
+  }
+}
+
+variable "autoscaling" {
+  description = "HorizontalPodAutoscaler on CPU utilisation (relative to resources.requests.cpu). When enabled the Deployment leaves replicas to the HPA."
+  type = object({
+    enabled                           = optional(bool, false)
+    min_replicas                      = optional(number, 2)
+    max_replicas                      = optional(number, 6)
+    target_cpu_utilization_percentage = optional(number, 70)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.autoscaling.min_replicas >= 1 && var.autoscaling.min_replicas <= var.autoscaling.max_replicas && var.autoscaling.max_replicas <= 100
+    error_message = "autoscaling needs 1 <= min_replicas <= max_replicas <= 100."
+  }
+
+  validation {
+    condition     = var.autoscaling.target_cpu_utilization_percentage >= 1 && var.autoscaling.target_cpu_utilization_percentage <= 100
+    error_message = "autoscaling.target_cpu_utilization_percentage must be between 1 and 100."
+  }
+
+  validation {
+    condition     = var.environment != "prod" || !var.autoscaling.enabled || var.autoscaling.min_replicas >= 2
+    error_message = "environment \"prod\" with autoscaling needs autoscaling.min_replicas >= 2."
+  }
+}
+
+variable "s3_bucket" {
+  description = "S3_BUCKET: the staging bucket (modules/s3-staging output bucket_name)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.s3_bucket))
+    error_message = "s3_bucket must be a valid S3 bucket name: 3-63 characters from a-z 0-9 . -, starting and ending with a letter or digit."
+  }
+}
+
+variable "s3_region" {
+  description = "AWS_REGION of the bucket."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", var.s3_region))
+    error_message = "s3_region must be an AWS region such as \"eu-west-1\"."
+  }
+}
+
+variable "s3_prefix" {
+  description = "S3_PREFIX: key prefix of uploaded objects; must equal modules/s3-staging's object_prefix."
+  type        = string
+  default     = "uploads/"
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]{0,511})?$", var.s3_prefix))
+    error_message = "s3_prefix must be at most 512 characters from A-Z a-z 0-9 ! _ . * ' ( ) / - and must not start with '/', e.g. \"uploads/\"."
+  }
+}
+
+variable "s3_endpoint_url" {
+  description = "S3_ENDPOINT_URL of an S3 emulator as the pods see it (e.g. `http://host.minikube.internal:5000`); null on real AWS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.s3_endpoint_url == null || can(regex("^https?://[A-Za-z0-9.\\[\\]:-]+(/[^?#\\s]*)?$", var.s3_endpoint_url))
+    error_message = "s3_endpoint_url must be an http:// or https:// URL without query or fragment, such as \"http://host.minikube.internal:5000\", or null on real AWS."
+  }
+}
+
+variable "create_service_account" {
+  description = "Create the ServiceAccount; false uses an existing one named service_account_name."
+  type        = bool
+  default     = true
+}
+
+variable "service_account_name" {
+  description = "ServiceAccount of the pods; null means the release name. With EKS Pod Identity, the association must name this account."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.service_account_name == null || can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", var.service_account_name))
+    error_message = "service_account_name must be a DNS subdomain name (lower case, digits, '-', '.'), or null for the release name."
+  }
+}
+
+variable "service_account_role_arn" {
+  description = "IAM role for IRSA (annotation eks.amazonaws.com/role-arn). Null with EKS Pod Identity, which needs no annotation."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.service_account_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$", var.service_account_role_arn))
+    error_message = "service_account_role_arn must be an IAM role ARN such as \"arn:aws:iam::123456789012:role/mirror-service\" (modules/s3-staging output service_role_arn), or null with Pod Identity."
+  }
+}
+
+variable "existing_secret_name" {
+  description = "Kubernetes Secret, managed outside Terraform, holding UPLOAD_TOKEN (and AWS_* keys in dev); the inline secret inputs must then be null."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.existing_secret_name == null || can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", var.existing_secret_name))
+    error_message = "existing_secret_name must be a Kubernetes object name (lower case, digits, '-', '.'), or null."
+  }
+}
+
+variable "resources" {
+  description = "CPU/memory requests and limits of the service container (Kubernetes quantities)."
+  type = object({
+    requests = object({ cpu = string, memory = string })
+    limits   = object({ cpu = string, memory = string })
+  })
+  default = {
+    requests = { cpu = "100m", memory = "256Mi" }
+    limits   = { cpu = "1000m", memory = "512Mi" }
+  }
+
+  validation {
+    condition = alltrue([
+      for quantity in [var.resources.requests.cpu, var.resources.requests.memory, var.resources.limits.cpu, var.resources.limits.memory] :
+      can(regex("^[0-9]+(\\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$", quantity))
+    ])
+    error_message = "resources must use Kubernetes quantities such as \"250m\", \"1\", \"256Mi\"."
+  }
+}
+
+variable "ingress" {
+  description = "Optional Ingress (networking.k8s.io/v1) on the Service's port 80. Ingress-NGINX is retired: prefer http_route where a Gateway exists."
+  type = object({
+    enabled         = optional(bool, false)
+    class_name      = optional(string, "")
+    host            = optional(string)
+    path            = optional(string, "/")
+    tls_secret_name = optional(string)
+    annotations     = optional(map(string), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !var.ingress.enabled || (var.ingress.host != null && can(regex("^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", coalesce(var.ingress.host, "-"))))
+    error_message = "ingress.enabled needs ingress.host, a lower-case DNS name such as \"mirror.example.com\"."
+  }
+
+  validation {
+    condition     = startswith(var.ingress.path, "/")
+    error_message = "ingress.path must start with '/'."
+  }
+}
+
+variable "http_route" {
+  description = "Optional Gateway API HTTPRoute (gateway.networking.k8s.io/v1) to the Service's port 80; needs the Gateway API CRDs and a Gateway."
+  type = object({
+    enabled = optional(bool, false)
+    parent_refs = optional(list(object({
+      name         = string
+      namespace    = optional(string)
+      section_name = optional(string)
+    })), [])
+    hostnames = optional(list(string), [])
+    path      = optional(string, "/")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !var.http_route.enabled || length(var.http_route.parent_refs) > 0
+    error_message = "http_route.enabled needs at least one entry in http_route.parent_refs (the Gateway to attach to, e.g. { name = \"public\", namespace = \"gateway-system\" })."
+  }
+
+  validation {
+    condition     = startswith(var.http_route.path, "/")
+    error_message = "http_route.path must start with '/'."
+  }
+}
+
+variable "network_policy" {
+  description = "NetworkPolicy of the pods: ingress to port 4545 (from anywhere, or only from labelled namespaces), egress to DNS, HTTPS, the Pod Identity agent and the S3 emulator's port when s3_endpoint_url is set."
+  type = object({
+    enabled                  = optional(bool, true)
+    allow_external           = optional(bool, true)
+    ingress_namespace_labels = optional(map(string), {})
+    https_cidrs              = optional(list(string), ["0.0.0.0/0"])
+    pod_identity_agent       = optional(bool, true)
+    s3_endpoint_cidr         = optional(string, "0.0.0.0/0")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for cidr in concat(var.network_policy.https_cidrs, [var.network_policy.s3_endpoint_cidr]) : can(cidrhost(cidr, 0))])
+    error_message = "network_policy.https_cidrs and network_policy.s3_endpoint_cidr must be CIDR blocks such as \"10.0.0.0/8\"."
+  }
+}
+
+variable "pdb" {
+  description = "PodDisruptionBudget: max_unavailable or min_available (a count such as \"1\" or a percentage such as \"50%\"), not both; neither means max_unavailable = \"1\"."
+  type = object({
+    enabled         = optional(bool, true)
+    max_unavailable = optional(string)
+    min_available   = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.pdb.max_unavailable == null || var.pdb.min_available == null
+    error_message = "pdb takes max_unavailable or min_available, not both."
+  }
+
+  validation {
+    condition     = alltrue([for value in [var.pdb.max_unavailable, var.pdb.min_available] : value == null || can(regex("^[0-9]{1,3}%?$", value))])
+    error_message = "pdb.max_unavailable and pdb.min_available must be a count (\"1\") or a percentage (\"50%\")."
+  }
+}
+
+variable "topology_spread_when_unsatisfiable" {
+  description = "Spread of pods across nodes and zones: ScheduleAnyway (prefer) or DoNotSchedule (require)."
+  type        = string
+  default     = "ScheduleAnyway"
+
+  validation {
+    condition     = contains(["ScheduleAnyway", "DoNotSchedule"], var.topology_spread_when_unsatisfiable)
+    error_message = "topology_spread_when_unsatisfiable must be \"ScheduleAnyway\" or \"DoNotSchedule\"."
+  }
+}
+
+variable "extra_env" {
+  description = "Further non-secret environment variables for the service (never secrets: these land in a ConfigMap, the plan and the state)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.extra_env) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", name))])
+    error_message = "extra_env names must be environment variable names: letters, digits and '_', not starting with a digit."
+  }
+
+  validation {
+    condition = length(setintersection(keys(var.extra_env), [
+      "PORT", "HOST", "S3_BUCKET", "S3_PREFIX", "S3_ENDPOINT_URL", "AWS_REGION", "APP_VERSION", "LOG_LEVEL",
+      "MAX_WORD_LENGTH", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT",
+      "GUNICORN_KEEPALIVE", "TMPDIR", "PROMETHEUS_MULTIPROC_DIR", "PYTHONDONTWRITEBYTECODE",
+      "UPLOAD_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    ])) == 0
+    error_message = "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / existing_secret_name)."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the service."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL."
+  }
+}
+
+variable "max_word_length" {
+  description = "MAX_WORD_LENGTH: the longest word /api/mirror accepts."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.max_word_length >= 1 && var.max_word_length <= 1000000 && floor(var.max_word_length) == var.max_word_length
+    error_message = "max_word_length must be a whole number from 1 to 1000000."
+  }
+}
+
+variable "gunicorn_workers" {
+  description = "WEB_CONCURRENCY: gunicorn worker processes per pod."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.gunicorn_workers >= 1 && var.gunicorn_workers <= 64 && floor(var.gunicorn_workers) == var.gunicorn_workers
+    error_message = "gunicorn_workers must be a whole number from 1 to 64."
+  }
+}
+
+variable "gunicorn_threads" {
+  description = "GUNICORN_THREADS: threads per worker."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.gunicorn_threads >= 1 && var.gunicorn_threads <= 256 && floor(var.gunicorn_threads) == var.gunicorn_threads
+    error_message = "gunicorn_threads must be a whole number from 1 to 256."
+  }
+}
+
+variable "gunicorn_timeout" {
+  description = "GUNICORN_TIMEOUT: seconds before a silent worker is killed."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.gunicorn_timeout >= 5 && var.gunicorn_timeout <= 3600 && floor(var.gunicorn_timeout) == var.gunicorn_timeout
+    error_message = "gunicorn_timeout must be a whole number of seconds from 5 to 3600."
+  }
+}
+
+variable "gunicorn_graceful_timeout" {
+  description = "GUNICORN_GRACEFUL_TIMEOUT: seconds in-flight requests get after SIGTERM. The pod's terminationGracePeriodSeconds is computed as pre_stop_seconds + this + 5."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.gunicorn_graceful_timeout >= 1 && var.gunicorn_graceful_timeout <= 3600 && floor(var.gunicorn_graceful_timeout) == var.gunicorn_graceful_timeout
+    error_message = "gunicorn_graceful_timeout must be a whole number of seconds from 1 to 3600."
+  }
+}
+
+variable "pre_stop_seconds" {
+  description = "Seconds a terminating pod keeps serving (preStop sleep) so endpoint removal reaches every proxy before gunicorn stops accepting."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.pre_stop_seconds >= 1 && var.pre_stop_seconds <= 120 && floor(var.pre_stop_seconds) == var.pre_stop_seconds
+    error_message = "pre_stop_seconds must be a whole number of seconds from 1 to 120."
+  }
+}
+
+variable "pod_annotations" {
+  description = "Extra pod annotations (the module adds checksum/chart itself)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}

@@ -1,0 +1,149 @@
+"""Values the chart must refuse, each with the message the user sees.
+
+Field-level rules live in values.schema.json (Helm applies it on install, upgrade, lint and template:
+HelmValuesError); rules spanning several values live in templates/_validate.tpl (`fail`: HelmRenderError).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import helm_python
+import pytest
+import yaml
+
+from tests.chart import support
+
+MINIMAL = support.ci_value_sets()["minimal"]
+LOCAL = support.ci_value_sets()["local"]
+PROD = support.ci_value_sets()["prod"]
+TOKEN = "a-valid-upload-token-0123456789"
+
+SCHEMA_REFUSALS = [
+    # (why, base, override, fragment of the message)
+    ("bucket is required", {}, {}, "at '/s3/bucket'"),
+    ("bucket name rules", MINIMAL, {"s3": {"bucket": "My_Bucket"}}, "at '/s3/bucket'"),
+    ("unknown top-level key", MINIMAL, {"replicas": 3}, "additional properties 'replicas' not allowed"),
+    ("unknown nested key", MINIMAL, {"image": {"name": "x"}}, "additional properties 'name' not allowed"),
+    ("environment enum", MINIMAL, {"environment": "staging"}, "at '/environment'"),
+    ("replicas minimum", MINIMAL, {"replicaCount": 0}, "at '/replicaCount': minimum"),
+    ("replicas type", MINIMAL, {"replicaCount": "two"}, "at '/replicaCount': got string, want integer"),
+    ("image tag pattern", MINIMAL, {"image": {"tag": "bad tag!"}}, "at '/image/tag'"),
+    ("image digest pattern", MINIMAL, {"image": {"digest": "sha256:abc"}}, "at '/image/digest'"),
+    ("pull policy enum", MINIMAL, {"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),
+    ("root user", MINIMAL, {"podSecurityContext": {"runAsNonRoot": False}}, "at '/podSecurityContext/runAsNonRoot'"),
+    ("uid 0", MINIMAL, {"podSecurityContext": {"runAsUser": 0}}, "at '/podSecurityContext/runAsUser'"),
+    ("privilege escalation", MINIMAL, {"containerSecurityContext": {"allowPrivilegeEscalation": True}},
+     "at '/containerSecurityContext/allowPrivilegeEscalation'"),
+    ("privileged", MINIMAL, {"containerSecurityContext": {"privileged": True}},
+     "at '/containerSecurityContext/privileged'"),
+    ("capabilities kept", MINIMAL, {"containerSecurityContext": {"capabilities": {"drop": ["NET_RAW"]}}},
+     "at '/containerSecurityContext/capabilities/drop'"),
+    ("capability added", MINIMAL, {"containerSecurityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}},
+     "at '/containerSecurityContext/capabilities/add/0'"),
+    ("seccomp unconfined", MINIMAL, {"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}},
+     "at '/podSecurityContext/seccompProfile/type'"),
+    ("security context removed", MINIMAL, {"containerSecurityContext": {"seccompProfile": None}},
+     "missing property 'seccompProfile'"),
+    ("limits removed", MINIMAL, {"resources": {"limits": None}}, "missing property 'limits'"),
+    ("workers minimum", MINIMAL, {"gunicorn": {"workers": 0}}, "at '/gunicorn/workers': minimum"),
+    ("graceful timeout type", MINIMAL, {"gunicorn": {"gracefulTimeout": "20s"}}, "at '/gunicorn/gracefulTimeout'"),
+    ("endpoint scheme", MINIMAL, {"s3": {"endpointUrl": "ftp://emulator:5000"}}, "at '/s3/endpointUrl'"),
+    ("region pattern", MINIMAL, {"s3": {"region": "Europe"}}, "at '/s3/region'"),
+    ("prefix starting with /", MINIMAL, {"s3": {"prefix": "/uploads"}}, "at '/s3/prefix'"),
+    ("short upload token", MINIMAL, {"secrets": {"uploadToken": "short"}}, "at '/secrets/uploadToken'"),
+    ("secret through extraEnv", MINIMAL, {"config": {"extraEnv": {"UPLOAD_TOKEN": TOKEN}}},
+     "invalid propertyName 'UPLOAD_TOKEN'"),
+    ("managed variable through extraEnv", MINIMAL, {"config": {"extraEnv": {"S3_BUCKET": "other"}}},
+     "invalid propertyName 'S3_BUCKET'"),
+    ("log level enum", MINIMAL, {"config": {"logLevel": "VERBOSE"}}, "at '/config/logLevel'"),
+    ("container port is the image's", MINIMAL, {"containerPort": 8080}, "at '/containerPort'"),
+    ("preStop action enum", MINIMAL, {"shutdown": {"preStopAction": "wait"}}, "at '/shutdown/preStopAction'"),
+    ("spread policy enum", MINIMAL, {"topologySpread": {"whenUnsatisfiable": "Never"}},
+     "at '/topologySpread/whenUnsatisfiable'"),
+    ("PDB eviction policy enum", MINIMAL, {"pdb": {"unhealthyPodEvictionPolicy": "Never"}},
+     "at '/pdb/unhealthyPodEvictionPolicy'"),
+    ("IRSA role ARN", MINIMAL, {"serviceAccount": {"roleArn": "mirror-role"}}, "at '/serviceAccount/roleArn'"),
+    ("service type enum", MINIMAL, {"service": {"type": "ExternalName"}}, "at '/service/type'"),
+    ("HPA target range", MINIMAL, {"autoscaling": {"targetCPUUtilizationPercentage": 150}},
+     "at '/autoscaling/targetCPUUtilizationPercentage'"),
+]
+
+TEMPLATE_REFUSALS = [
+    ("emulator keys in prod", PROD,
+     {"secrets": {"existingSecret": "", "uploadToken": TOKEN,
+                  "awsAccessKeyId": "local", "awsSecretAccessKey": "local"}},
+     "are refused when environment is prod"),
+    ("prod without an upload token", PROD, {"secrets": {"existingSecret": ""}},
+     "environment prod requires an upload token"),
+    ("prod with one replica", PROD, {"autoscaling": {"enabled": False}, "replicaCount": 1}, "at least 2 replicas"),
+    ("prod HPA floor", PROD, {"autoscaling": {"minReplicas": 1}}, "autoscaling.minReplicas >= 2"),
+    ("half an emulator key pair", LOCAL, {"secrets": {"awsSecretAccessKey": ""}}, "go together"),
+    ("existing Secret and inline values", LOCAL, {"secrets": {"existingSecret": "elsewhere"}}, "exclude each other"),
+    ("grace period shorter than the drain", MINIMAL, {"shutdown": {"terminationGracePeriodSeconds": 20}},
+     "is shorter than preStop (5 s) + gunicorn.gracefulTimeout (20 s) + shutdown.marginSeconds (5 s) = 30"),
+    ("both PDB bounds", MINIMAL, {"pdb": {"minAvailable": 1}},
+     "pdb.minAvailable and pdb.maxUnavailable exclude each other"),
+    ("HPA bounds reversed", MINIMAL, {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 3}},
+     "autoscaling.minReplicas (5) is above autoscaling.maxReplicas (3)"),
+]
+
+
+@pytest.mark.parametrize(("why", "base", "override", "message"), SCHEMA_REFUSALS, ids=[c[0] for c in SCHEMA_REFUSALS])
+def test_schema_refuses(why, base, override, message):
+    with pytest.raises(helm_python.HelmValuesError) as refused:
+        support.render(support.merged(base, override))
+    assert message in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize(("why", "base", "override", "message"), TEMPLATE_REFUSALS,
+                         ids=[c[0] for c in TEMPLATE_REFUSALS])
+def test_templates_refuse(why, base, override, message):
+    with pytest.raises(helm_python.HelmRenderError) as refused:
+        support.render(support.merged(base, override))
+    assert message in str(refused.value), str(refused.value)
+
+
+def test_lint_reports_schema_violations_but_not_template_rules():
+    """Helm's lint mode turns `fail` into a log line (measured with the Helm 4.2 SDK), so cross-value rules are
+    enforced at render/install time and, for Terraform users, by the module's variable validations at plan time.
+    Schema violations do fail lint (the helm provider's `lint = true` fails the plan on them)."""
+    schema_violation = helm_python.lint(support.CHART_DIR, values=support.merged(MINIMAL, {"replicaCount": 0}),
+                                        strict=True, kube_version="v1.33.0")
+    assert any("at '/replicaCount': minimum" in error for error in schema_violation["errors"]), schema_violation
+    without_token = support.merged(PROD, {"secrets": {"existingSecret": ""}})
+    template_rule = helm_python.lint(support.CHART_DIR, values=without_token, strict=True, kube_version="v1.33.0")
+    assert template_rule["errors"] == [], "lint now evaluates `fail`: make the plan-time claims in the README stronger"
+
+
+def test_refusals_never_echo_a_secret():
+    secrets = {"existingSecret": "", "uploadToken": TOKEN,
+               "awsAccessKeyId": "AKIAEXAMPLEKEY", "awsSecretAccessKey": "s3cr3t-key-value"}
+    values = support.merged(PROD, {"secrets": secrets})
+    with pytest.raises(helm_python.HelmRenderError) as refused:
+        support.render(values)
+    for secret in (TOKEN, "AKIAEXAMPLEKEY", "s3cr3t-key-value"):
+        assert secret not in str(refused.value)
+
+
+def _leaves(values: dict, prefix: str = "") -> list[str]:
+    """Dotted paths of values.yaml's leaves (a non-empty map is walked into; lists and empty maps are leaves)."""
+    paths = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        paths += _leaves(value, f"{path}.") if isinstance(value, dict) and value else [path]
+    return paths
+
+
+def test_every_value_is_documented_and_described_by_the_schema():
+    text = (support.CHART_DIR / "values.yaml").read_text()
+    documented = set(re.findall(r"^\s*## @param (\S+)", text, flags=re.MULTILINE))
+    leaves = _leaves(yaml.safe_load(text))
+    assert set(leaves) == documented, f"undocumented: {set(leaves) - documented}, stale: {documented - set(leaves)}"
+    schema = json.loads((support.CHART_DIR / "values.schema.json").read_text())
+    for path in leaves:
+        node = schema
+        for key in path.split("."):
+            assert key in node.get("properties", {}), f"values.schema.json does not describe {path}"
+            node = node["properties"][key]
