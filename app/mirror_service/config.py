@@ -1,0 +1,162 @@
+"""Settings read from environment variables only, validated once, with one clear message when wrong.
+
+Two groups: `Settings` is what the application needs, `ServerSettings` is what gunicorn needs.
+gunicorn.conf.py validates both in the master before any worker starts, so a bad value stops the
+service with one line instead of a crash loop; `create_app()` validates `Settings` again, so the
+application is safe however it is started.
+
+An empty variable counts as unset: deployment tooling often renders absent values as "".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# S3 bucket naming rules (the general-purpose subset; dots allowed, no IP-address check needed here).
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+# Keys stay printable and URL-friendly; "/" separates the prefix from the generated part.
+_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()/-]{0,512}")
+# A bearer token is sent in a header: visible ASCII, no spaces. 16 characters is a floor against guessable values.
+_TOKEN = re.compile(r"[\x21-\x7e]{16,512}")
+_VERSION = re.compile(r"[\x20-\x7e]{1,128}")
+_HOST = re.compile(r"[A-Za-z0-9.:\[\]-]{1,255}")
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a valid configuration; the message names every problem."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the application needs. `upload_token` never appears in repr or logs."""
+
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_prefix: str = "uploads/"
+    aws_region: str = "us-east-1"
+    upload_token: str | None = field(default=None, repr=False)
+    app_version: str = "0.0.0-dev"
+    log_level: str = "INFO"
+    max_word_length: int = 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What gunicorn needs (see CONTRACTS.md for the defaults)."""
+
+    host: str = "0.0.0.0"  # a container must listen on all interfaces
+    port: int = 4545
+    workers: int = 2
+    # 1 = gunicorn's sync worker: measured fastest for the CPU-only endpoints (bench/README.md).
+    threads: int = 1
+    timeout: int = 30
+    graceful_timeout: int = 20
+    keepalive: int = 5
+    log_level: str = "INFO"
+
+
+class _Reader:
+    """Reads variables from one environment and collects every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.environ.get(name, "").strip()
+        return value or None
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        if raw.isascii() and raw.isdigit() and low <= int(raw) <= high:
+            return int(raw)
+        self.problems.append(f"{name} must be an integer between {low} and {high}, got {raw!r}")
+        return default
+
+    def matching(self, name: str, default: T, check: Callable[[str], bool], rule: str, secret: bool = False) -> str | T:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        if check(raw):
+            return raw
+        shown = "a value that does not qualify (not shown)" if secret else repr(raw)
+        self.problems.append(f"{name} must be {rule}, got {shown}")
+        return default
+
+    def log_level(self) -> str:
+        return self.matching("LOG_LEVEL", "INFO", lambda v: v.upper() in LOG_LEVELS,
+                             f"one of {', '.join(LOG_LEVELS)}").upper()
+
+    def raise_if_invalid(self) -> None:
+        if self.problems:
+            # A variable read by both groups (LOG_LEVEL) is reported once.
+            raise ConfigError("; ".join(dict.fromkeys(self.problems)))
+
+
+def _is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        port_is_valid = parts.port is None or parts.port > 0  # .port raises ValueError when malformed
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and port_is_valid
+            and not parts.query and not parts.fragment)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The application's settings from `environ` (default: the process environment); ConfigError if invalid."""
+    read = _Reader(os.environ if environ is None else environ)
+    settings = _read_settings(read)
+    read.raise_if_invalid()
+    return settings
+
+
+def load_all(environ: Mapping[str, str] | None = None) -> tuple[Settings, ServerSettings]:
+    """Both groups, with every problem of both in one ConfigError (what gunicorn.conf.py reports)."""
+    read = _Reader(os.environ if environ is None else environ)
+    settings, server_settings = _read_settings(read), _read_server_settings(read)
+    read.raise_if_invalid()
+    return settings, server_settings
+
+
+def _read_settings(read: _Reader) -> Settings:
+    return Settings(
+        s3_bucket=read.matching("S3_BUCKET", None, _BUCKET_NAME.fullmatch,
+                                "a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"),
+        s3_endpoint_url=read.matching("S3_ENDPOINT_URL", None, _is_http_url, "an http:// or https:// URL"),
+        s3_prefix=read.matching("S3_PREFIX", Settings.s3_prefix,
+                                lambda v: bool(_PREFIX.fullmatch(v)) and not v.startswith("/"),
+                                "a key prefix of at most 512 characters from A-Z a-z 0-9 ! _ . * ' ( ) / - "
+                                "not starting with '/'"),
+        aws_region=read.matching("AWS_REGION", Settings.aws_region, _REGION.fullmatch, "an AWS region like us-east-1"),
+        upload_token=read.matching("UPLOAD_TOKEN", None, _TOKEN.fullmatch,
+                                   "16 to 512 visible ASCII characters without spaces", secret=True),
+        app_version=read.matching("APP_VERSION", Settings.app_version, _VERSION.fullmatch,
+                                  "1 to 128 printable ASCII characters"),
+        log_level=read.log_level(),
+        max_word_length=read.integer("MAX_WORD_LENGTH", Settings.max_word_length, 1, 1_000_000),
+    )
+
+
+def _read_server_settings(read: _Reader) -> ServerSettings:
+    return ServerSettings(
+        host=read.matching("HOST", ServerSettings.host, _HOST.fullmatch, "a host name or IP address"),
+        port=read.integer("PORT", ServerSettings.port, 1, 65535),
+        workers=read.integer("WEB_CONCURRENCY", ServerSettings.workers, 1, 64),
+        threads=read.integer("GUNICORN_THREADS", ServerSettings.threads, 1, 256),
+        timeout=read.integer("GUNICORN_TIMEOUT", ServerSettings.timeout, 5, 3600),
+        graceful_timeout=read.integer("GUNICORN_GRACEFUL_TIMEOUT", ServerSettings.graceful_timeout, 1, 3600),
+        keepalive=read.integer("GUNICORN_KEEPALIVE", ServerSettings.keepalive, 0, 600),
+        log_level=read.log_level(),
+    )

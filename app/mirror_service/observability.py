@@ -1,0 +1,199 @@
+"""What the service tells its operators: JSON log lines, request ids, Prometheus metrics.
+
+Every request gets an id (the caller's `X-Request-ID` when it is sane, a new one otherwise), echoed
+on the response, and exactly one JSON log line with id, method, route, status and duration. Headers,
+query strings and bodies are never logged, so neither the upload token nor anything else a client
+sends in them can reach the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from flask import Flask, Response, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from pythonjsonlogger.json import JsonFormatter
+from werkzeug.exceptions import HTTPException
+
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_ENVIRON_KEY = "mirror_service.request_id"
+# Accept ids that are safe to echo and to log unchanged: UUIDs, hex, ULIDs, proxies' formats.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Metric labels must stay bounded: anything else collapses into one value.
+UNMATCHED_ROUTE = "unmatched"
+OTHER_METHOD = "other"
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_LOGGED_PATH_LENGTH = 200
+LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+ACCESS_LOGGER = "mirror_service.requests"
+
+
+def json_formatter() -> logging.Formatter:
+    """The one log format of the service, for the app's loggers and gunicorn's alike."""
+    return JsonFormatter(
+        "%(levelname)s %(name)s %(process)d %(message)s",
+        rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
+        timestamp="time",
+    )
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stdout for the `mirror_service` loggers (Flask's app.logger is one of them)."""
+    logger = logging.getLogger("mirror_service")
+    logger.setLevel(level)
+    if not any(getattr(handler, "_mirror_service", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(json_formatter())
+        handler._mirror_service = True  # type: ignore[attr-defined] - marks ours, so a second app adds none
+        logger.addHandler(handler)
+    # Our own handler writes the line; passing it on to root would print it twice under gunicorn.
+    logger.propagate = False
+
+
+class AccessLog:
+    """Writes the one line per request, in the same JSON shape as every other log line.
+
+    The line bypasses the logging module's record machinery on purpose: building a LogRecord and
+    formatting it generically costs more than answering /api/mirror does, and this line is written
+    for every request. It still obeys the `mirror_service.requests` logger's level (LOG_LEVEL), and
+    json.dumps guarantees valid JSON whatever a client put in the path or the request id.
+    """
+
+    def __init__(self) -> None:
+        self._logger = logging.getLogger(ACCESS_LOGGER)
+        self._pid = os.getpid()  # the app is built in the worker, after the fork
+        self._lock = threading.Lock()
+
+    def write(self, **fields: object) -> None:
+        if not self._logger.isEnabledFor(logging.INFO):
+            return
+        line = json.dumps({
+            "level": "INFO", "logger": ACCESS_LOGGER, "pid": self._pid, "message": "request", **fields,
+            "time": datetime.now(UTC).isoformat(),
+        }) + "\n"
+        stream = sys.stdout
+        with self._lock:  # one write per line: lines from threads never interleave
+            stream.write(line)
+            stream.flush()
+
+
+def request_id_from(header_value: str | None) -> str:
+    if header_value and _SANE_REQUEST_ID.fullmatch(header_value):
+        return header_value
+    return secrets.token_hex(16)
+
+
+class Metrics:
+    """The service's Prometheus metrics.
+
+    Under gunicorn `PROMETHEUS_MULTIPROC_DIR` is set (gunicorn.conf.py sees to it before anything imports
+    prometheus_client): each worker writes its values to files there and a scrape, whichever worker
+    answers it, adds up all of them. Without it (tests, a single process) the values live in memory.
+    Each instance has its own registry, so several apps in one process do not collide.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self.requests = Counter(
+            "mirror_http_requests", "HTTP requests answered, by route template, method and status.",
+            ("method", "route", "status"), registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mirror_http_request_duration_seconds", "Time to answer an HTTP request, by route template and method.",
+            ("method", "route"), buckets=LATENCY_BUCKETS_SECONDS, registry=self.registry,
+        )
+        self.uploads = Counter(
+            "mirror_uploads", "Uploads to the bucket attempted, by outcome (succeeded or failed).",
+            ("outcome",), registry=self.registry,
+        )
+        for outcome in ("succeeded", "failed"):
+            self.uploads.labels(outcome)  # present from the start as 0, so rate() and alerts work at once
+        # labels() takes a lock and builds a key on every call; the set of label values is small and bounded.
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, duration_seconds: float) -> None:
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(duration_seconds)
+
+    def exposition(self) -> Response:
+        if self.multiprocess_dir:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.multiprocess_dir)
+        else:
+            registry = self.registry
+        return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+
+
+def current_request_id() -> str:
+    """The id of the request being handled (set by RequestTelemetry before Flask sees the request)."""
+    return request.environ[REQUEST_ID_ENVIRON_KEY]
+
+
+class RequestTelemetry:
+    """WSGI middleware around the Flask app: request id, metrics and the log line for every request.
+
+    Outside Flask on purpose: it sees every response, including errors and 404s, the same way, and it
+    costs no request-context lookups (this runs on every request; see bench/README.md).
+    """
+
+    def __init__(self, app: Flask, metrics: Metrics):
+        self.wsgi_app = app.wsgi_app
+        self.url_map = app.url_map
+        self.metrics = metrics
+        self.access_log = AccessLog()
+        # Build after every route is registered (create_app wraps last).
+        self.static_routes = frozenset(rule.rule for rule in app.url_map.iter_rules() if not rule.arguments)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        environ[REQUEST_ID_ENVIRON_KEY] = request_id
+        status = [500]  # what the server answers if the app raises through (it does not: errors.py)
+
+        def start_response_with_id(status_line: str, headers: list, exc_info=None):
+            status[0] = int(status_line[:3])
+            headers.append((REQUEST_ID_HEADER, request_id))
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, start_response_with_id)
+        finally:
+            self._record(environ, request_id, status[0], time.perf_counter() - started)
+
+    def _record(self, environ: dict, request_id: str, status: int, duration: float) -> None:
+        method = environ.get("REQUEST_METHOD", "")
+        method = method if method in _KNOWN_METHODS else OTHER_METHOD
+        # WSGI gives the path as latin-1 decoded bytes; show it as the UTF-8 it was sent as.
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        route = self._route_label(environ, path)
+        self.metrics.observe_request(method, route, status, duration)
+        self.access_log.write(request_id=request_id, method=method, route=route,
+                              path=path[:_LOGGED_PATH_LENGTH], status=status,
+                              duration_ms=round(duration * 1000, 3))
+
+    def _route_label(self, environ: dict, path: str) -> str:
+        """The route template: bounded, unlike the path. Static routes (all of ours) need no matching."""
+        if path in self.static_routes:
+            return path
+        try:
+            rule, _ = self.url_map.bind_to_environ(environ).match(return_rule=True)
+        except HTTPException:  # not found (or a redirect or 405 on a route with variables)
+            return UNMATCHED_ROUTE
+        return rule.rule

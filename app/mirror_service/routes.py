@@ -1,0 +1,140 @@
+"""The HTTP endpoints. Each one validates its input and answers JSON; errors go through errors.py."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from flask import Blueprint, Response, current_app, request
+
+from mirror_service.config import Settings
+from mirror_service.errors import ApiError
+from mirror_service.lifecycle import Readiness
+from mirror_service.observability import Metrics, current_request_id
+from mirror_service.responses import json_response
+from mirror_service.storage import Storage, StorageError
+from mirror_service.transform import mirror
+
+log = logging.getLogger(__name__)
+api = Blueprint("api", __name__)
+
+SERVICE_NAME = "mirror-service"
+_AUTH_REALM = f'Bearer realm="{SERVICE_NAME}"'
+# StorageError code → status, message and headers of the answer. Only "unavailable" is worth a retry.
+_UPLOAD_FAILURES = {
+    "storage_not_configured": (503, "No bucket is configured for uploads.", {}),
+    "storage_unavailable": (503, "The storage is not available; try again later.", {"Retry-After": "5"}),
+    "storage_rejected": (502, "The storage refused the upload.", {}),
+}
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the routes work with; one per application, kept in `app.extensions`."""
+
+    settings: Settings
+    storage: Storage
+    readiness: Readiness
+    metrics: Metrics
+
+
+def services() -> Services:
+    return current_app.extensions["mirror_service"]
+
+
+def _get(rule: str):
+    # No automatic OPTIONS: it would answer 200 with an empty, non-JSON body. OPTIONS gets a JSON 405.
+    return api.get(rule, provide_automatic_options=False)
+
+
+@_get("/api/health")
+def health() -> Response:
+    """Liveness: the process answers HTTP. Deliberately checks nothing else."""
+    return json_response({"status": "ok"})
+
+
+@_get("/api/ready")
+def ready() -> Response:
+    status = services().readiness.status()
+    if not status.ready:
+        raise ApiError(503, status.code, status.message)
+    return json_response({"status": "ready"})
+
+
+@_get("/api/version")
+def version() -> Response:
+    return json_response({"service": SERVICE_NAME, "version": services().settings.app_version})
+
+
+@_get("/api/mirror")
+def mirror_word() -> Response:
+    word = _word_from_query(request.query_string, services().settings.max_word_length)
+    return json_response({"transformed": mirror(word)})
+
+
+@api.post("/api/upload-random", provide_automatic_options=False)
+def upload_random() -> Response:
+    found = services()
+    _authorize(found.settings.upload_token)
+    if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        raise ApiError(400, "body_not_allowed", "This endpoint takes no request body.")
+    request_id = current_request_id()
+    try:
+        stored = found.storage.upload_random_number(request_id)
+    except StorageError as error:
+        found.metrics.uploads.labels("failed").inc()
+        log.warning("upload failed", extra={"request_id": request_id, "error_code": error.code,
+                                            "detail": error.detail})
+        status, message, headers = _UPLOAD_FAILURES[error.code]
+        raise ApiError(status, error.code, message, headers) from error
+    found.metrics.uploads.labels("succeeded").inc()
+    return json_response({"bucket": stored.bucket, "key": stored.key, "value": stored.value}, 201)
+
+
+@_get("/metrics")
+def metrics() -> Response:
+    return services().metrics.exposition()
+
+
+def _authorize(expected_token: str | None) -> None:
+    """Require `Authorization: Bearer <UPLOAD_TOKEN>` when a token is configured (RFC 6750 answers)."""
+    if expected_token is None:
+        return
+    header = request.headers.get("Authorization")
+    if not header:
+        raise ApiError(401, "missing_token", "This endpoint needs an 'Authorization: Bearer <token>' header.",
+                       {"WWW-Authenticate": _AUTH_REALM})
+    scheme, _, credentials = header.partition(" ")
+    # compare_digest takes the same time wherever the strings differ, so timing reveals nothing.
+    presented = credentials.strip().encode("utf-8", "surrogatepass")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented, expected_token.encode()):
+        raise ApiError(401, "invalid_token", "The bearer token is not valid.",
+                       {"WWW-Authenticate": f'{_AUTH_REALM}, error="invalid_token"'})
+
+
+def _word_from_query(query_string: bytes, max_length: int) -> str:
+    """The `word` parameter, decoded strictly.
+
+    Werkzeug's `request.args` replaces undecodable bytes with U+FFFD, which would turn `%ff` into a
+    valid-looking word; this reads the raw query so that it becomes a 400 instead.
+    """
+    values = []
+    for pair in query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if unquote_to_bytes(name.replace(b"+", b" ")) == b"word":
+            values.append(value)
+    if not values:
+        raise ApiError(400, "missing_word", "The query parameter 'word' is required.")
+    if len(values) > 1:
+        raise ApiError(400, "ambiguous_word", "The query parameter 'word' must be given once.")
+    try:
+        word = unquote_to_bytes(values[0].replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_word_encoding", "'word' is not valid UTF-8 after percent-decoding.") from None
+    if not word:
+        raise ApiError(400, "empty_word", "The query parameter 'word' must not be empty.")
+    if len(word) > max_length:
+        raise ApiError(400, "word_too_long", f"'word' is longer than {max_length} characters.")
+    return word

@@ -1,0 +1,215 @@
+"""The service when things go wrong around it: S3 disappears and comes back; the service is told to stop."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from harness import processes
+from tests.app.conftest import EMULATOR_CREDENTIALS
+
+BUDGET_SECONDS = 3.0
+READY_CACHE_SECONDS = 3.0
+
+
+def poll(call, accept, timeout: float, interval: float = 0.2):
+    """`call()` until `accept(result)`, at most `timeout` seconds; returns the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = call()
+        if accept(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def test_s3_outage_is_a_fast_503_and_recovery_needs_no_restart(logs_dir, start_service) -> None:
+    emulator = processes.start_moto(logs_dir)
+    port = int(emulator.url.rsplit(":", 1)[1])
+    bucket = "outage-bucket"
+
+    def create_bucket() -> None:
+        boto3.client("s3", endpoint_url=emulator.url, region_name="us-east-1", aws_access_key_id="testing",
+                     aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}),
+                     ).create_bucket(Bucket=bucket)
+
+    try:
+        create_bucket()
+        service = start_service(ready_path="/api/ready", **EMULATOR_CREDENTIALS, S3_BUCKET=bucket,
+                                S3_ENDPOINT_URL=emulator.url)
+        upload = f"{service.url}/api/upload-random"
+        assert requests.post(upload, timeout=5).status_code == 201
+
+        emulator.stop(timeout=10)
+        started = time.monotonic()
+        failed = requests.post(upload, timeout=10)
+        assert time.monotonic() - started < BUDGET_SECONDS
+        assert failed.status_code == 503
+        assert failed.json()["error"]["code"] == "storage_unavailable"
+        assert failed.headers["Retry-After"]
+        not_ready = poll(lambda: requests.get(f"{service.url}/api/ready", timeout=5),
+                         lambda r: r.status_code == 503, timeout=READY_CACHE_SECONDS + BUDGET_SECONDS)
+        assert not_ready.status_code == 503
+        assert not_ready.json()["error"]["code"] == "storage_unavailable"
+        assert requests.get(f"{service.url}/api/health", timeout=5).status_code == 200, "liveness must not follow S3"
+
+        # S3 returns on the same address (moto starts empty, so the bucket is made again).
+        emulator = processes.start_moto(logs_dir, port=port)
+        create_bucket()
+        recovered = poll(lambda: requests.post(upload, timeout=5), lambda r: r.status_code == 201, timeout=5)
+        assert recovered.status_code == 201, recovered.text
+        ready = poll(lambda: requests.get(f"{service.url}/api/ready", timeout=5),
+                     lambda r: r.status_code == 200, timeout=READY_CACHE_SECONDS + BUDGET_SECONDS)
+        assert ready.status_code == 200
+        assert service.alive()
+        metrics = requests.get(f"{service.url}/metrics", timeout=5).text
+        assert 'mirror_uploads_total{outcome="failed"} 1.0' in metrics
+        assert 'mirror_uploads_total{outcome="succeeded"} 2.0' in metrics
+    finally:
+        emulator.stop(timeout=10)
+
+
+@dataclass
+class Outcome:
+    kind: str
+    started: float
+    finished: float
+    status: int | None = None  # None: the connection failed (refused or reset), no HTTP answer
+    body: dict | None = None
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_cleanly_gthread(start_service, scripted_s3) -> None:
+    """gthread workers (GUNICORN_THREADS > 1). Uploads hang on a black-holed S3 (1 s each: the slow path);
+    mirror requests run on kept-alive connections throughout. SIGTERM to the master: everything in flight
+    gets a whole answer, readiness turns 503 on a kept connection, and gunicorn exits 0 well within the
+    graceful timeout."""
+    graceful_timeout = 10
+    service = start_service(**EMULATOR_CREDENTIALS, S3_BUCKET="drain-bucket", S3_ENDPOINT_URL=scripted_s3([None]).url,
+                            WEB_CONCURRENCY="2", GUNICORN_THREADS="4",
+                            GUNICORN_GRACEFUL_TIMEOUT=str(graceful_timeout))
+    outcomes: list[Outcome] = []
+    stop = threading.Event()
+
+    def fast_client() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                outcomes.append(send(service, session, "mirror", "GET", "/api/mirror?word=drain"))
+
+    def slow_client() -> None:
+        outcomes.append(send(service, requests.Session(), "upload", "POST", "/api/upload-random"))
+
+    probe = requests.Session()
+    assert probe.get(f"{service.url}/api/ready", timeout=5).json()["error"]["code"] == "storage_unavailable"
+
+    threads = [threading.Thread(target=fast_client) for _ in range(3)]
+    threads += [threading.Thread(target=slow_client) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.4)  # the uploads are now waiting on the black hole
+    sigterm_at = time.monotonic()
+    service.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    draining = probe.get(f"{service.url}/api/ready", timeout=5)  # the probe's connection is still open
+    try:
+        exit_code, exited_after = wait_for_exit(service, sigterm_at, graceful_timeout + 5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=20)
+
+    assert_clean_exit(service, exit_code, exited_after, graceful_timeout)
+    assert draining.status_code == 503
+    assert draining.json()["error"]["code"] == "shutting_down"
+    assert draining.headers.get("Connection") == "close"
+    assert_uploads_finished(outcomes, sigterm_at, expected=3)
+
+    before_sigterm = [o for o in outcomes if o.kind == "mirror" and o.started < sigterm_at]
+    assert len(before_sigterm) > 10
+    dropped = [o for o in before_sigterm if o.status is None]
+    assert not dropped, f"{len(dropped)} requests sent before SIGTERM got no answer"
+    assert all(o.status == 200 for o in before_sigterm)
+    answered_during_drain = [o for o in outcomes if o.kind == "mirror" and o.started > sigterm_at and o.status]
+    assert all(o.status == 200 for o in answered_during_drain)
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_cleanly_sync(start_service, scripted_s3) -> None:
+    """The default sync workers: each holds one request at a time and no kept-alive connections, so what is
+    in flight at SIGTERM is exactly one upload per worker; both finish, then gunicorn exits 0. (A connection
+    still waiting in the listen backlog at SIGTERM is reset: Kubernetes' preStop delay keeps new ones away.)"""
+    graceful_timeout = 10
+    service = start_service(**EMULATOR_CREDENTIALS, S3_BUCKET="drain-bucket", S3_ENDPOINT_URL=scripted_s3([None]).url,
+                            WEB_CONCURRENCY="2", GUNICORN_GRACEFUL_TIMEOUT=str(graceful_timeout))
+    outcomes: list[Outcome] = []
+    uploads = [threading.Thread(target=lambda: outcomes.append(
+        send(service, requests.Session(), "upload", "POST", "/api/upload-random"))) for _ in range(2)]
+    for thread in uploads:
+        thread.start()
+    time.sleep(0.4)
+    sigterm_at = time.monotonic()
+    service.send_signal(signal.SIGTERM)
+    try:
+        exit_code, exited_after = wait_for_exit(service, sigterm_at, graceful_timeout + 5)
+    finally:
+        for thread in uploads:
+            thread.join(timeout=20)
+    assert_clean_exit(service, exit_code, exited_after, graceful_timeout)
+    assert_uploads_finished(outcomes, sigterm_at, expected=2)
+
+
+def send(service: processes.ManagedProcess, session: requests.Session, kind: str, method: str,
+         path: str) -> Outcome:
+    started = time.monotonic()
+    try:
+        response = session.request(method, service.url + path, timeout=15)
+    except requests.ConnectionError:
+        return Outcome(kind, started, time.monotonic())
+    return Outcome(kind, started, time.monotonic(), response.status_code, response.json())
+
+
+def wait_for_exit(service: processes.ManagedProcess, since: float, timeout: float) -> tuple[int, float]:
+    exit_code = service.popen.wait(timeout=timeout)
+    return exit_code, time.monotonic() - since
+
+
+def assert_clean_exit(service: processes.ManagedProcess, exit_code: int, exited_after: float,
+                      graceful_timeout: float) -> None:
+    assert exit_code == 0, service.log()[-2000:]
+    assert exited_after < graceful_timeout, f"exit took {exited_after:.1f}s"
+    assert "SIGKILL" not in service.log()
+
+
+def assert_uploads_finished(outcomes: list[Outcome], sigterm_at: float, expected: int) -> None:
+    uploads = [o for o in outcomes if o.kind == "upload"]
+    assert len(uploads) == expected
+    for upload in uploads:
+        assert upload.finished > sigterm_at, "the upload was meant to be in flight at SIGTERM"
+        assert upload.status == 503 and upload.body["error"]["code"] == "storage_unavailable", upload
+
+
+@pytest.mark.parametrize(
+    ("environ", "line"),
+    [
+        ({"MAX_WORD_LENGTH": "abc"},
+         "configuration error: MAX_WORD_LENGTH must be an integer between 1 and 1000000, got 'abc'"),
+        ({"PORT": "0", "LOG_LEVEL": "chatty"},
+         ("configuration error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'chatty'; "
+          "PORT must be an integer between 1 and 65535, got '0'")),
+    ],
+)
+def test_bad_configuration_stops_start_up_with_one_line(tmp_path, environ, line) -> None:
+    env = processes.service_environment(TMPDIR=str(tmp_path), HOST=processes.LOOPBACK,
+                                        **{"PORT": str(processes.free_port()), **environ})
+    started = time.monotonic()
+    result = subprocess.run(processes.gunicorn_command(), env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30, check=False)
+    assert result.returncode == 2
+    assert time.monotonic() - started < 10
+    assert (result.stdout + result.stderr).strip().splitlines() == [line]
+    assert list(tmp_path.iterdir()) == [], "the metrics directory made for this run must be gone"
