@@ -1,0 +1,10 @@
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = {
+      example    = "s3-staging/complete"
+      managed-by = "terraform"
+    }
+  }
+}
