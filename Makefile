@@ -9,6 +9,9 @@ CHECKOV_VENV := .venv-checkov
 PY           := $(VENV)/bin/python
 ENV          ?= sandbox
 PYTEST_ARGS  ?=
+# Test directories run side by side (pytest-xdist, one directory per worker): most of the suite waits on
+# Terraform and the AWS provider rather than computing, so three workers fit two cores.
+TEST_WORKERS ?= 3
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
@@ -39,14 +42,15 @@ sandbox: $(VENV)/.installed ## run the service locally against an S3 emulator (P
 	$(PY) -m harness.sandbox
 
 test: tools ## the whole offline suite (unit, integration, Terraform on the emulator, chart, sandbox e2e)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 e2e: $(VENV)/.installed ## plan, apply, call and destroy one environment: make e2e ENV=sandbox|local|aws
 	E2E_ENVIRONMENTS=$(ENV) $(PY) -m pytest tests/e2e -m e2e -k "$(ENV)" -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed ## throughput and latency of /api/mirror next to the bare-WSGI ceiling (installs wrk)
+bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs wrk); s3-staging apply + destroy on moto
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m bench.mirror
+	$(PY) -m bench.terraform_apply
 
 docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs
 	$(PY) -m harness.tfdocs --write

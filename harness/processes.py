@@ -128,7 +128,9 @@ def start_moto(log_dir: Path, port: int | None = None, host: str = LOOPBACK, tim
     port = port or free_port(host)
     if port_is_open(port, host):
         raise RuntimeError(f"port {port} on {host} is already in use; choose another one for the S3 emulator")
-    env = {**os.environ, "MOTO_CALL_RESET_API": "false", "PYTHONPATH": str(REPO_ROOT)}
+    # AWS managed policies (AmazonEKSClusterPolicy, ...) exist only when loaded: modules/eks attaches them.
+    env = {**os.environ, "MOTO_CALL_RESET_API": "false", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+           "PYTHONPATH": str(REPO_ROOT)}
     proc = spawn(f"moto-{port}", [sys.executable, "-m", "harness.moto_server", "-H", host, "-p", str(port)], env, log_dir)
     proc.url = f"http://{LOOPBACK if host == '0.0.0.0' else host}:{port}"
     proc.wait_until(lambda: http_status(f"{proc.url}/moto-api/") == 200, timeout, "serving HTTP")

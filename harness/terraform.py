@@ -9,9 +9,13 @@ we point Terraform at that mirror through a generated CLI configuration. The mir
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 from harness.processes import REPO_ROOT
@@ -78,7 +82,10 @@ def cli_config_file() -> Path:
             "}",
         ]
     config = CACHE_DIR / "terraform" / ("terraformrc.mirror" if mirror else "terraformrc")
-    config.write_text("\n".join(lines) + "\n")
+    # Parallel test workers each write this file: replace it atomically so no reader sees half of it.
+    staging = config.with_name(f"{config.name}.{os.getpid()}")
+    staging.write_text("\n".join(lines) + "\n")
+    os.replace(staging, config)
     return config
 
 
@@ -120,3 +127,98 @@ def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True, tim
     if check and result.returncode != 0:
         raise RuntimeError(f"terraform {' '.join(args)} failed in {cwd} (exit {result.returncode}):\n{result.stderr}{result.stdout[-2000:]}")
     return result
+
+
+class JsonRun:
+    """`terraform <command> -json` running in the background, its machine-readable UI read as it arrives.
+
+    Terraform prints one JSON message per line (`apply_start`, `apply_complete`, `diagnostic`, ...;
+    https://developer.hashicorp.com/terraform/internals/machine-readable-ui). Callers watch resources
+    finish while the run goes on: `make sandbox` starts the service once the bucket is built while the
+    AWS provider is still confirming the lifecycle configuration, and `make bench` times each resource.
+    """
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]):
+        self.args = args
+        self.cwd = cwd
+        self.messages: list[dict] = []
+        self._stderr: list[str] = []
+        self._changed = threading.Condition()
+        # -json right after the subcommand: Terraform wants options before a positional plan file.
+        self.process = subprocess.Popen(["terraform", args[0], "-json", *args[1:]], cwd=cwd, env=env, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stdout(self) -> None:
+        for line in self.process.stdout:
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            with self._changed:
+                self.messages.append(message)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def _read_stderr(self) -> None:
+        for line in self.process.stderr:
+            self._stderr.append(line)
+
+    def _addresses(self, message_type: str) -> dict[str, dict]:
+        with self._changed:
+            return {m["hook"]["resource"]["addr"]: m["hook"] for m in self.messages if m.get("type") == message_type}
+
+    def started(self) -> dict[str, dict]:
+        """Resources Terraform began to change, by address."""
+        return self._addresses("apply_start")
+
+    def completed(self) -> dict[str, dict]:
+        """Resources Terraform finished changing, by address (`elapsed_seconds` in each)."""
+        return self._addresses("apply_complete")
+
+    def errors(self) -> list[str]:
+        """Terraform's error diagnostics, then anything it printed to stderr."""
+        with self._changed:
+            found = [f"{m['diagnostic'].get('summary', '')}: {m['diagnostic'].get('detail', '')}".strip(": ")
+                     for m in self.messages if m.get("type") == "diagnostic" and m["diagnostic"].get("severity") == "error"]
+        stderr = "".join(self._stderr).strip()
+        return found + [stderr] if stderr else found
+
+    def wait_for(self, condition, timeout: float) -> bool:
+        """Block until `condition(self)` holds (True) or the run ended or `timeout` passed (False)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not condition(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.process.poll() is not None and not self._readers[0].is_alive():
+                    return condition(self)
+                self._changed.wait(min(remaining, 0.5))
+        return True
+
+    def wait(self, timeout: float = 600, check: bool = True) -> int:
+        """Wait for the run to end; with `check`, a failure raises with Terraform's own error messages."""
+        try:
+            returncode = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.interrupt()
+            raise
+        for reader in self._readers:
+            reader.join(timeout=10)
+        if check and returncode != 0:
+            raise RuntimeError(f"terraform {' '.join(self.args)} failed in {self.cwd} (exit {returncode}):\n"
+                               + "\n".join(self.errors()))
+        return returncode
+
+    def interrupt(self, grace: float = 60) -> None:
+        """Ctrl-C for Terraform: it stops waiting, records what it created in the state, and exits."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -4,10 +4,13 @@
 `<!-- END_TF_DOCS -->` in the README.md of every module and root; `--check` changes nothing and exits
 non-zero when a README is missing, has no markers or is out of date (printing a diff).
 
-The output matches terraform-docs' default `markdown table` format as the terraform-aws-modules READMEs
-carry it (terraform-docs v0.16-v0.20, `--lockfile=false`): Requirements, Providers, Modules, Resources,
-Inputs and Outputs sections, anchors on names, inputs/outputs/providers/modules sorted by name, managed
-resources before data sources, types as written in the source, defaults as indented JSON.
+The output matches terraform-docs' default `markdown table` format (`--lockfile=false`, escaping and HTML
+on): Requirements, Providers, Modules, Resources, Inputs and Outputs sections, anchors on names,
+inputs/outputs/providers/modules sorted by name, managed resources before data sources, types as written
+in the source, defaults as indented JSON, multi-line types and defaults as <pre> blocks, and descriptions
+sanitised as terraform-docs does it (`_` and `|` escaped outside code spans, line breaks as <br/>).
+The separator row is the compact `|------|` that terraform-docs printed up to v0.19; newer releases pad
+it (`| ---- |`), so a README regenerated with those differs in that row only.
 
 Directories covered: modules/*, modules/*/modules/* and envs/* (each must have a README with the
 markers), plus modules/*/examples/* whose README opts in by carrying the markers.
@@ -58,8 +61,8 @@ class Module:
     required_providers: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     variables: list[Variable] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
-    # (mode, type, name, provider): mode "managed" or "data"
-    resources: set[tuple[str, str, str, str]] = field(default_factory=set)
+    # (mode, type, name, provider, provider alias): mode "managed" or "data", alias "" when none
+    resources: set[tuple[str, str, str, str, str]] = field(default_factory=set)
     # name -> (source, version)
     module_calls: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -93,10 +96,12 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _provider_name(resource_type: str, provider_ref: str | None) -> str:
+def _provider(resource_type: str, provider_ref: str | None) -> tuple[str, str]:
+    """(local name, alias) of the provider configuration a resource uses: `provider = aws.west` or the type's prefix."""
     if provider_ref:
-        return provider_ref.strip("${}").split(".")[0]
-    return resource_type.split("_", 1)[0]
+        name, _, alias = provider_ref.strip("${}").partition(".")
+        return name, alias
+    return resource_type.split("_", 1)[0], ""
 
 
 def load_module(directory: Path) -> Module:
@@ -134,7 +139,8 @@ def load_module(directory: Path) -> Module:
 
         for mode, block_type in (("managed", "resource"), ("data", "data")):
             for resource_type, resource_name, body in _two_label_blocks(parsed, block_type):
-                module.resources.add((mode, resource_type, resource_name, _provider_name(resource_type, body.get("provider"))))
+                provider = _provider(resource_type, body.get("provider"))
+                module.resources.add((mode, resource_type, resource_name, *provider))
 
         for name, body in _blocks(parsed, "module"):
             module.module_calls[name] = (body.get("source", ""), body.get("version", ""))
@@ -266,31 +272,114 @@ def _anchor(kind: str, name: str) -> str:
     return f'<a name="{kind}_{name}"></a> [{_escape_name(name)}](#{kind}\\_{_escape_name(name)})'
 
 
-def _cell(text: str) -> str:
-    """terraform-docs' sanitizeMarkdownTbl: pipes escaped, line breaks as <br/>."""
-    text = text.replace("\r\n", "\n").strip()
-    text = text.replace("|", "\\|")
-    return text.replace("\n", "<br/>")
+# terraform-docs' template/sanitizer.go, with the settings its markdown table uses by default
+# (escape: true, html: true). Go's regexp classes are ASCII-only, hence the explicit classes below.
+_WS = r"[\t\n\f\r ]"
+_NOT_WS = r"[^\t\n\f\r ]"
+_KEEP = "‡‡‡DONTESCAPE‡‡‡"
+# Underscores escapeCharacters leaves alone: a leading run followed by a space (a list bullet) and
+# the delimiters of _emphasis_ between spaces. Byte patterns: Go indexes bytes.
+_UNESCAPED_UNDERSCORES = (
+    (re.compile(rf"^({_WS}*)(_+)({_WS}+)(.*)".encode()), (2,)),
+    (re.compile(rf"({_WS}+)(_+)([^\t\n\f\r _])(.*)([^\t\n\f\r _])(_+)({_WS}+)".encode()), (6, 2)),
+)
+# xurls.Strict(), closely enough for NormalizeURLs: a scheme, then characters up to the last one a URL
+# may end with (so an escaped `\|` right after a URL stays escaped).
+_URL = re.compile(r"[a-zA-Z][a-zA-Z.\-+]*://[^\s<>|^`\"]*[\w/\-+&~%=#)\]}]")
 
 
-def _code(text: str) -> str:
-    if "\n" in text:
-        return "<pre>" + text.replace("|", "\\|").replace("\n", "<br/>") + "</pre>"
-    return "`" + text.replace("|", "\\|") + "`"
+def _process_segments(text: str, fence: str, normal, code) -> str:
+    """processSegments: alternate between text and code split on `fence`; empty segments are skipped
+    without switching (Go's behaviour, kept on purpose), code segments are re-fenced by `code`."""
+    in_code = text.startswith(fence)
+    rendered = []
+    for segment in text.split(fence):
+        if not segment:
+            continue
+        rendered.append(code(segment) if in_code else normal(segment))
+        in_code = not in_code
+    return "".join(rendered)
+
+
+def _escape_underscores(line: str) -> str:
+    data = line.encode()
+    keep = _KEEP.encode()
+    for pattern, groups in _UNESCAPED_UNDERSCORES:
+        # Go computes every match first and splices with those offsets, which drift once a splice made
+        # the line longer; copied as is so that lines with several _emphases_ come out the same.
+        for match in list(pattern.finditer(data)):
+            for group in groups:
+                start, end = match.span(group)
+                data = data[:start] + match.group(group).replace(b"_", keep) + data[end:]
+    data = data.replace(b"_", b"\\_").replace(keep, b"_")
+    return data.decode(errors="replace")
+
+
+def _escape_characters(text: str) -> str:
+    # Only text outside code spans is escaped: a `|` inside backticks (or a <pre>) stays as terraform-docs
+    # leaves it, even though it splits the table cell.
+    def fenced(segment: str) -> str:
+        return f"`{segment}`"
+
+    text = _process_segments(text, "`", lambda s: s.replace("|", "\\|"), fenced)
+    return _process_segments(text, "`", lambda s: "\n".join(map(_escape_underscores, s.split("\n"))), fenced)
+
+
+def _convert_multiline(text: str) -> str:
+    text = text.strip()
+    text = re.sub(rf"({_NOT_WS}*)(\r?\n)({_WS}*)([0-9A-Za-z_]+)", r"\1  \2\3\4", text)
+    text = text.replace("    \n", "  \n").replace("  \n\n", "\n\n").replace("\n  \n", "\n\n")
+    return text.replace("  \n", "<br/>").replace("\n", "<br/>")
+
+
+def _normalize_urls(text: str) -> str:
+    for url in _URL.findall(text):
+        text = text.replace(url, url.replace("\\", ""))
+    return text
+
+
+def _sanitize(text: str) -> str:
+    """sanitizeMarkdownTbl: `_` and `|` escaped outside code spans, line breaks as <br/>, ``` blocks as <pre>."""
+    if text == "":
+        return "n/a"
+
+    def normal(segment: str) -> str:
+        return _normalize_urls(_convert_multiline(_escape_characters(segment)))
+
+    def code(segment: str) -> str:
+        return "<pre>" + segment.strip().replace("\n", "<br/>").replace("\r", "") + "</pre>"
+
+    return _process_segments(text, "```", normal, code)
+
+
+def _fenced(code: str) -> str:
+    """PrintFencedCodeBlock: one line in backticks, several lines in a ``` block (a <pre> once sanitized)."""
+    return f"\n\n```\n{code}\n```\n" if "\n" in code else f"`{code}`"
+
+
+def _description(text: str) -> str:
+    return _sanitize(text.replace("\r\n", "\n"))
 
 
 def _default(variable: Variable) -> str:
     if not variable.has_default:
         return "n/a"
     # Go's encoder as terraform-docs configures it: two-space indent, sorted keys, no HTML escaping.
-    return _code(json.dumps(variable.default, indent=2, sort_keys=True, ensure_ascii=False))
+    return _sanitize(_fenced(json.dumps(variable.default, indent=2, sort_keys=True, ensure_ascii=False)))
 
 
-def _resource_url(source: str, mode: str, resource_type: str, provider: str) -> str:
-    namespace, _, name = source.partition("/")
-    kind = "resources" if mode == "managed" else "data-sources"
-    short_type = resource_type[len(provider) + 1 :] if resource_type.startswith(provider + "_") else resource_type
-    return f"https://registry.terraform.io/providers/{namespace}/{name or namespace}/latest/docs/{kind}/{short_type}"
+def _resource_version(constraints: list[str]) -> str:
+    """resourceVersion: the version in a resource's registry URL; `latest` unless the last constraint pins one."""
+    if not constraints:
+        return "latest"
+    parts = constraints[-1].split(" ")
+    if len(parts) == 1 and parts[0]:
+        if parts[0][0].isdigit():
+            return parts[0]
+        return parts[0][1:] if parts[0][0] == "=" else "latest"
+    if len(parts) == 2 and parts[0] == "=":
+        return parts[1]
+    return "latest"
 
 
 def _table(header: str, separator: str, rows: list[str]) -> list[str]:
@@ -308,18 +397,19 @@ def render(module: Module) -> str:
     lines += _table("| Name | Version |", "|------|---------|", requirements) if requirements else ["No requirements."]
 
     lines += ["", "## Providers", ""]
-    providers = sorted({provider for _, _, _, provider in module.resources})
     provider_rows = []
-    for name in providers:
+    for name, alias in sorted({(name, alias) for *_, name, alias in module.resources}):
         constraints = module.required_providers.get(name, ("", []))[1]
-        provider_rows.append(f"| {_anchor('provider', name)} | {' '.join(constraints) or 'n/a'} |")
+        full_name = f"{name}.{alias}" if alias else name
+        provider_rows.append(f"| {_anchor('provider', full_name)} | {' '.join(constraints) or 'n/a'} |")
     lines += _table("| Name | Version |", "|------|---------|", provider_rows) if provider_rows else ["No providers."]
 
     lines += ["", "## Modules", ""]
     module_rows = []
     for name in sorted(module.module_calls):
         source, version = module.module_calls[name]
-        if not version and "?ref=" in source:
+        # formatSource: a `?ref=` that ends the source is left in it.
+        if not version and "?ref=" in source and not source.endswith("?ref="):
             source, version = source.rsplit("?ref=", 1)
         module_rows.append(f"| {_anchor('module', name)} | {source} | {version or 'n/a'} |")
     lines += (
@@ -327,21 +417,37 @@ def render(module: Module) -> str:
     )
 
     lines += ["", "## Resources", ""]
+    resources = {}
+    for mode, resource_type, name, provider, _alias in module.resources:
+        short_type = resource_type.removeprefix(provider + "_")
+        # terraform-docs prints the spec rebuilt from the provider name, and keeps one row per key.
+        spec = f"{provider}_{short_type}.{name}"
+        resources[(provider, mode, short_type, name)] = (mode, spec, short_type, provider)
     resource_rows = []
-    # Managed resources first, then data sources; each by type.name (terraform-docs sorts by type).
-    for mode, resource_type, name, provider in sorted(module.resources, key=lambda r: (r[0] != "managed", f"{r[1]}.{r[2]}")):
-        source = module.required_providers.get(provider, (f"hashicorp/{provider}", []))[0]
-        url = _resource_url(source, mode, resource_type, provider)
-        kind = "resource" if mode == "managed" else "data source"
-        resource_rows.append(f"| [{resource_type}.{name}]({url}) | {kind} |")
+    # Managed resources first, then data sources; each sorted by spec (type.name).
+    for mode, spec, short_type, provider in sorted(resources.values(), key=lambda r: (r[0] != "managed", r[1])):
+        if provider in module.required_providers:
+            source, constraints = module.required_providers[provider]
+            version = _resource_version(constraints)
+        else:  # not in required_providers: terraform-docs leaves the version segment empty
+            source, version = f"hashicorp/{provider}", ""
+        kind = "resources" if mode == "managed" else "data-sources"
+        if source.count("/") > 1:  # a source with a registry host gets no link
+            name_cell = spec
+        else:
+            namespace, _, provider_type = source.partition("/")
+            registry = f"https://registry.terraform.io/providers/{namespace}/{provider_type or namespace}/{version}"
+            name_cell = f"[{spec}]({registry}/docs/{kind}/{short_type})"
+        resource_rows.append(f"| {name_cell} | {'resource' if mode == 'managed' else 'data source'} |")
     lines += _table("| Name | Type |", "|------|------|", resource_rows) if resource_rows else ["No resources."]
 
     lines += ["", "## Inputs", ""]
     input_rows = []
     for variable in sorted(module.variables, key=lambda v: v.name):
+        required = "no" if variable.has_default else "yes"
         input_rows.append(
-            f"| {_anchor('input', variable.name)} | {_cell(variable.description) or 'n/a'} | {_code(variable.type)} "
-            f"| {_default(variable)} | {'no' if variable.has_default else 'yes'} |"
+            f"| {_anchor('input', variable.name)} | {_description(variable.description)} "
+            f"| {_sanitize(_fenced(variable.type))} | {_default(variable)} | {required} |"
         )
     lines += (
         _table(
@@ -352,7 +458,9 @@ def render(module: Module) -> str:
     )
 
     lines += ["", "## Outputs", ""]
-    output_rows = [f"| {_anchor('output', name)} | {_cell(module.outputs[name]) or 'n/a'} |" for name in sorted(module.outputs)]
+    output_rows = [
+        f"| {_anchor('output', name)} | {_description(module.outputs[name])} |" for name in sorted(module.outputs)
+    ]
     lines += _table("| Name | Description |", "|------|-------------|", output_rows) if output_rows else ["No outputs."]
 
     return "\n".join(lines) + "\n"

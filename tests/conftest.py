@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +23,36 @@ from harness import processes, terraform
 REPO_ROOT = processes.REPO_ROOT
 FIXTURES = Path(__file__).parent / "fixtures"
 EMULATOR_PROVIDER = FIXTURES / "emulator_provider.tf"
+
+
+TESTS_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under pytest-xdist (`make test` runs `-n 3 --dist loadgroup`), keep each test directory on one worker.
+
+    The directories' session fixtures are expensive (rendered charts, Terraform runs started in the
+    background by tests/modules, a moto server): one worker per directory builds each of them once,
+    while the directories themselves, mostly waiting on Terraform and the AWS provider, run side by side.
+    """
+    for item in items:
+        relative = Path(item.path).relative_to(TESTS_DIR)
+        group = relative.parts[0] if len(relative.parts) > 1 else "top"
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionstart(session) -> None:
+    """Fill Terraform's plugin cache once, before parallel workers run `terraform init` side by side.
+
+    Terraform does not guarantee its plugin cache is safe for concurrent installs; once the provider is
+    in the cache, the workers' inits only read it. Runs in the xdist controller (or the only process).
+    """
+    if hasattr(session.config, "workerinput"):
+        return
+    with tempfile.TemporaryDirectory(prefix="terraform-warmup-") as warmup:
+        Path(warmup, "main.tf").write_text('terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n')
+        terraform.run(["init", "-input=false", "-no-color", "-backend=false"], cwd=Path(warmup),
+                      env=terraform.terraform_env(), timeout=300)
 
 
 @pytest.fixture(scope="session")

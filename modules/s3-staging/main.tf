@@ -122,8 +122,6 @@ data "aws_iam_policy_document" "bucket" {
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  count = var.attach_deny_insecure_transport_policy ? 1 : 0
-
   bucket = aws_s3_bucket.this.id
   policy = data.aws_iam_policy_document.bucket.json
 

@@ -1,6 +1,6 @@
 output "bucket_name" {
-  description = "Name of the staging bucket (the service's S3_BUCKET)."
-  value       = aws_s3_bucket.this.id
+  description = "Name of the staging bucket (the service's S3_BUCKET). Known at plan time, so consumers can plan with it before the bucket exists."
+  value       = aws_s3_bucket.this.bucket
 
   # Whoever uses the name (a deployment, a test) gets it only once the bucket is private and encrypted.
   depends_on = [

@@ -66,18 +66,6 @@ variable "force_destroy" {
   }
 }
 
-variable "attach_deny_insecure_transport_policy" {
-  description = "Attach the bucket policy that denies every request without TLS (aws:SecureTransport = false) or with TLS older than 1.2. Leave true everywhere real. Set false only for a bucket in an S3 emulator reached over plain HTTP: moto 5.x evaluates only StringEquals conditions and treats this conditional Deny as a deny of every object operation. Refused when environment is a production name."
-  type        = bool
-  default     = true
-  nullable    = false
-
-  validation {
-    condition     = var.attach_deny_insecure_transport_policy || !can(regex("^(prod|production|prd)(-|$)", coalesce(var.environment, "unset")))
-    error_message = "attach_deny_insecure_transport_policy = false is refused for a production environment: a production bucket must refuse requests without TLS."
-  }
-}
-
 variable "kms_key_arn" {
   description = "ARN of a customer managed KMS key for default encryption (SSE-KMS with an S3 Bucket Key). Null uses SSE-S3 (AES256). The key must be in the bucket's region."
   type        = string
