@@ -1,9 +1,11 @@
 """`make sandbox`: the service as a local process against an S3 emulator, no cloud and no cluster.
 
-Steps: start a moto server on loopback, apply `envs/sandbox` (the staging bucket through
-`modules/s3-staging`) into it, run the service under gunicorn with the root's `service_environment`
-output, print the URLs and ready-to-paste curl commands, stream the service's logs, and on Ctrl-C stop
-the service, destroy the bucket and stop the emulator. Nothing is written inside the checkout except
+Steps: start a moto server on loopback (while `terraform init` runs), plan `envs/sandbox` (the staging
+bucket through `modules/s3-staging`) to a file and apply that plan into the emulator, run the service
+under gunicorn with the root's `service_environment` output as soon as the bucket is built (Terraform
+goes on confirming the lifecycle configuration for about a minute), print the URLs and ready-to-paste
+curl commands, stream the service's logs, and on Ctrl-C stop the service, let Terraform finish or save
+its state, destroy the bucket and stop the emulator. Nothing is written inside the checkout except
 `.sandbox/` (ignored by git).
 
 The same `Sandbox` class is the "platform" the environment harness (`tests/e2e`) drives for the
@@ -20,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +34,11 @@ ROOT_RELATIVE = Path("envs/sandbox")
 ROOT_DEPENDENCIES = (Path("envs/sandbox"), Path("modules/s3-staging"))
 DEFAULT_SERVICE_PORT = 4545
 DEFAULT_EMULATOR_PORT = 4566
+APPLY_TIMEOUT_SECONDS = 300
+PLAN_FILE = "sandbox.tfplan"
+LIFECYCLE_RESOURCE = "aws_s3_bucket_lifecycle_configuration"
+# What starting the service and printing its summary take from envs/sandbox, before the apply ends.
+OUTPUTS_NEEDED_FROM_PLAN = ("bucket_name", "service_environment")
 
 
 class SandboxError(RuntimeError):
@@ -65,6 +73,9 @@ class Sandbox:
     emulator: processes.ManagedProcess | None = None
     service: processes.ManagedProcess | None = None
     outputs: dict = field(default_factory=dict)
+    planned: list[str] = field(default_factory=list)
+    plan_output: str = ""
+    apply_run: terraform.JsonRun | None = None
 
     @property
     def root(self) -> Path:
@@ -82,12 +93,17 @@ class Sandbox:
         variables = {"emulator_endpoint": self.emulator.url, **self.tf_vars}
         return [f"-var={name}={value}" for name, value in variables.items()]
 
-    def start_emulator(self) -> None:
-        prepare_workdir(self.workdir)
-        self.emulator = processes.start_moto(self.logs_dir, port=self.emulator_port)
-
     def init(self) -> None:
-        self._terraform("init", "-input=false", "-no-color")
+        # init talks to no AWS endpoint, so it does not wait for the emulator (see start()).
+        terraform.run(["init", "-input=false", "-no-color"], cwd=self.root, env=terraform.terraform_env(), timeout=300)
+
+    def start(self) -> None:
+        """Copy the root, then start the emulator and `terraform init` side by side (each takes seconds)."""
+        prepare_workdir(self.workdir)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            initialised = pool.submit(self.init)
+            self.emulator = processes.start_moto(self.logs_dir, port=self.emulator_port)
+            initialised.result()
 
     def plan(self, *extra: str):
         """`terraform plan -detailed-exitcode`: 0 no changes, 2 changes (never raises for 2)."""
@@ -97,11 +113,35 @@ class Sandbox:
             raise SandboxError(f"terraform plan failed:\n{result.stderr}")
         return result
 
-    def apply(self) -> dict:
-        self._terraform("apply", "-input=false", "-no-color", "-auto-approve", *self._var_args())
-        raw = self._terraform("output", "-json", "-no-color").stdout
-        self.outputs = {name: value["value"] for name, value in json.loads(raw).items()}
-        return self.outputs
+    def start_apply(self) -> terraform.JsonRun:
+        """Plan to a file, then apply exactly that plan in the background.
+
+        The root's outputs are all known at plan time, so `self.outputs` is set before the apply ends:
+        the service can start as soon as the bucket is built (`bucket_built`), while the AWS provider
+        is still confirming the lifecycle configuration (it reads it back ten times, 5 s apart, after a
+        10 s delay: about 55 s against any endpoint, AWS included).
+        """
+        self.plan_output = self._terraform("plan", "-input=false", "-no-color", f"-out={PLAN_FILE}",
+                                           *self._var_args()).stdout
+        env = terraform.terraform_env(**terraform.emulator_aws_env(self.emulator.url))
+        self.apply_run = terraform.JsonRun(["apply", "-input=false", "-no-color", PLAN_FILE], cwd=self.root, env=env)
+        # Read the plan while the apply runs (both only read the plan file): it takes seconds of provider start-up.
+        plan = json.loads(self._terraform("show", "-json", PLAN_FILE).stdout)
+        planned_outputs = plan["planned_values"].get("outputs", {})
+        unknown = sorted(name for name in OUTPUTS_NEEDED_FROM_PLAN if "value" not in planned_outputs.get(name, {}))
+        if unknown:
+            raise SandboxError(f"outputs {', '.join(unknown)} of envs/sandbox are only known after apply; "
+                               "the sandbox needs them from the plan to start the service early")
+        self.outputs = {name: output["value"] for name, output in planned_outputs.items() if "value" in output}
+        self.planned = [change["address"] for change in plan.get("resource_changes", [])
+                        if change["change"]["actions"] != ["no-op"]]
+        return self.apply_run
+
+    def bucket_built(self, run: terraform.JsonRun) -> bool:
+        """Every planned resource is in place, except the lifecycle configuration still being confirmed."""
+        completed, started = run.completed(), run.started()
+        return all(address in completed or (LIFECYCLE_RESOURCE in address and address in started)
+                   for address in self.planned)
 
     def start_service(self) -> processes.ManagedProcess:
         """The rollout of this environment: gunicorn with the applied root's environment."""
@@ -126,6 +166,8 @@ class Sandbox:
         """Stop everything this sandbox started, in reverse order; safe to call more than once."""
         if self.service:
             self.service.stop(timeout=30)
+        if self.apply_run:
+            self.apply_run.interrupt()  # a no-op once it finished; otherwise Terraform saves its state and exits
         try:
             if destroy:
                 self.destroy()
@@ -159,7 +201,16 @@ def _bucket_summary(sandbox: Sandbox) -> list[str]:
     ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
     encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status", "Disabled")
-    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    # The provider writes the lifecycle configuration right after it starts on it; allow it a moment.
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+            break
+        except s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchLifecycleConfiguration" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     tls_only = any(statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
                    for statement in policy["Statement"])
@@ -203,11 +254,12 @@ def main() -> int:
 
     started = time.monotonic()
     try:
-        print(f"sandbox: starting the S3 emulator (moto) on 127.0.0.1:{emulator_port} ...", flush=True)
-        sandbox.start_emulator()
+        print(f"sandbox: starting the S3 emulator (moto) on 127.0.0.1:{emulator_port} and initialising envs/sandbox ...", flush=True)
+        sandbox.start()
         print("sandbox: applying envs/sandbox (bucket via modules/s3-staging) ...", flush=True)
-        sandbox.init()
-        sandbox.apply()
+        apply_run = sandbox.start_apply()
+        if not apply_run.wait_for(sandbox.bucket_built, timeout=APPLY_TIMEOUT_SECONDS):
+            apply_run.wait(timeout=APPLY_TIMEOUT_SECONDS)  # raises with Terraform's errors if it failed
         print(f"sandbox: starting the service under gunicorn on 127.0.0.1:{service_port} ...", flush=True)
         service = sandbox.start_service()
         url, bucket = service.url, sandbox.outputs["bucket_name"]
@@ -234,12 +286,24 @@ def main() -> int:
             "  Ctrl-C stops the service, destroys the bucket and stops the emulator.",
             "",
         ]
+        if apply_run.process.poll() is None:
+            lines[-2:-2] = ["  terraform apply is still running: the AWS provider confirms the lifecycle configuration",
+                            "  by reading it back 10 times over ~55 s (it does the same against AWS); the bucket and",
+                            "  its rules are already in place.", ""]
         print("\n".join(lines), flush=True)
         threading.Thread(target=_stream, args=(service.log_path, stop_streaming), daemon=True).start()
+        apply_reported = False
         while not interrupted.is_set():
             if not service.alive() or not sandbox.emulator.alive():
                 print("sandbox: the service or the emulator stopped unexpectedly; shutting down", file=sys.stderr)
                 break
+            if not apply_reported and apply_run.process.poll() is not None:
+                apply_reported = True
+                if apply_run.wait(check=False) != 0:
+                    print("sandbox: terraform apply failed:\n" + "\n".join(apply_run.errors()), file=sys.stderr)
+                    break
+                print(f"sandbox: terraform apply complete after {time.monotonic() - started:.0f}s; "
+                      "state in .sandbox/envs/sandbox", flush=True)
             interrupted.wait(0.5)
         print("\nsandbox: stopping ...", flush=True)
         stop_streaming.set()

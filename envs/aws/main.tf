@@ -62,10 +62,11 @@ module "app" {
   environment          = "prod"
   service_account_name = local.service_account
 
-  image_repository = var.image_repository
-  image_tag        = var.image_tag
-  image_digest     = var.image_digest
-  autoscaling      = merge(var.autoscaling, { enabled = true })
+  image_repository   = var.image_repository
+  image_tag          = var.image_tag
+  image_digest       = var.image_digest
+  image_pull_secrets = var.image_pull_secrets
+  autoscaling        = merge(var.autoscaling, { enabled = true })
 
   s3_bucket = module.staging_bucket.bucket_name
   s3_region = var.region

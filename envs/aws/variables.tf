@@ -106,6 +106,13 @@ variable "image_digest" {
   default     = null
 }
 
+variable "image_pull_secrets" {
+  description = "Secrets (type kubernetes.io/dockerconfigjson) in the namespace for pulling from a private registry, e.g. a GitLab deploy token for $CI_REGISTRY_IMAGE. Empty for ECR: the nodes' role pulls from it."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
 variable "autoscaling" {
   description = "HorizontalPodAutoscaler bounds of the service."
   type = object({

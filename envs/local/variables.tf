@@ -65,7 +65,7 @@ variable "use_real_s3" {
 }
 
 variable "emulator_endpoint" {
-  description = "The S3 emulator as Terraform on this machine reaches it (start it with `.venv/bin/python -m moto.server -H 0.0.0.0 -p 4566`)."
+  description = "The S3 emulator as Terraform on this machine reaches it (start it from the repository root with `.venv/bin/python -m harness.moto_server -H 0.0.0.0 -p 4566`)."
   type        = string
   default     = "http://127.0.0.1:4566"
 

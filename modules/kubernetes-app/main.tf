@@ -29,6 +29,7 @@ module "values" {
   image_repository                   = var.image_repository
   image_tag                          = var.image_tag
   image_digest                       = var.image_digest
+  image_pull_secrets                 = var.image_pull_secrets
   app_version                        = var.app_version
   replicas                           = var.replicas
   autoscaling                        = var.autoscaling

@@ -171,6 +171,18 @@ variable "image_digest" {
   }
 }
 
+variable "image_pull_secrets" {
+  description = "Names of `kubernetes.io/dockerconfigjson` Secrets in the namespace the pods pull the image with (a private registry such as GitLab's). Create them outside Terraform: a registry credential does not belong in state."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for name in var.image_pull_secrets : can(regex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", name))])
+    error_message = "image_pull_secrets must be Kubernetes Secret names: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit."
+  }
+}
+
 variable "app_version" {
   description = "APP_VERSION reported by /api/version; null uses image_tag."
   type        = string
@@ -484,7 +496,7 @@ variable "gunicorn_workers" {
 }
 
 variable "gunicorn_threads" {
-  description = "GUNICORN_THREADS: threads per worker."
+  description = "GUNICORN_THREADS: threads per worker (gthread). 4 in pods, unlike the service's own default of 1 (sync, the faster choice for pure-CPU traffic on a laptop, see bench/README.md): in a pod, uploads wait on S3 over the network and the kubelet's probes must still get a thread while they do. Set 1 for CPU-bound traffic behind a buffering proxy."
   type        = number
   default     = 4
 

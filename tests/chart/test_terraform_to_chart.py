@@ -41,7 +41,7 @@ ENVIRONMENT_INPUTS = {
     "aws": {
         "release_name": "mirror", "environment": "prod",
         "image_repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror-service", "image_tag": "1.4.2",
-        "image_digest": "sha256:" + "ab" * 32,
+        "image_digest": "sha256:" + "ab" * 32, "image_pull_secrets": ["registry-credentials"],
         "s3_bucket": "mirror-staging-123456789012", "s3_region": "eu-west-1",
         "autoscaling": {"enabled": True, "min_replicas": 3, "max_replicas": 10},
         "pdb": {"min_available": "50%"},
@@ -144,6 +144,7 @@ def test_local_values_reach_the_emulator(applied_values):
     assert env["S3_ENDPOINT_URL"] == "http://host.minikube.internal:5000"
     assert env["AWS_ACCESS_KEY_ID"] == "secret:AWS_ACCESS_KEY_ID" and env["UPLOAD_TOKEN"] == "secret:UPLOAD_TOKEN"
     assert support.only(manifests, "Deployment")["spec"]["replicas"] == 1
+    assert "imagePullSecrets" not in support.only(manifests, "Deployment")["spec"]["template"]["spec"]
     assert not support.of_kind(manifests, "PodDisruptionBudget")
     policy = support.only(manifests, "NetworkPolicy", hook=False)
     assert {"to": [{"ipBlock": {"cidr": "192.168.49.1/32"}}], "ports": [{"port": 5000, "protocol": "TCP"}]} \
@@ -155,6 +156,7 @@ def test_aws_values_scale_pin_and_route(applied_values):
     deployment = support.only(manifests, "Deployment")
     assert "replicas" not in deployment["spec"]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith("@sha256:" + "ab" * 32)
+    assert deployment["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "registry-credentials"}]
     assert support.only(manifests, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 3
     assert support.only(manifests, "PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
     assert support.only(manifests, "Ingress")["spec"]["tls"][0]["secretName"] == "mirror-tls"

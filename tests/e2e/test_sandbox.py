@@ -28,22 +28,21 @@ def test_sandbox_environment(tmp_path, unique_name, selected_environments):
     bucket = unique_name("mirror-e2e")
     sandbox = Sandbox(workdir=tmp_path / "sandbox", upload_token=token, tf_vars={"bucket_name": bucket})
     try:
-        sandbox.start_emulator()
+        sandbox.start()
         s3 = boto3.client("s3", endpoint_url=sandbox.emulator.url, region_name="us-east-1",
                           aws_access_key_id="e2e", aws_secret_access_key="e2e",
                           config=Config(s3={"addressing_style": "path"}))
-        sandbox.init()
 
-        first_plan = sandbox.plan()
-        assert first_plan.returncode == 2, "the first plan must propose the bucket"
-        assert "module.staging_bucket.aws_s3_bucket.this will be created" in first_plan.stdout
-
-        outputs = sandbox.apply()
-        assert outputs["bucket_name"] == bucket
+        # Plan to a file and apply it in the background, as `make sandbox` does: the service starts once
+        # the bucket is built, while the AWS provider still confirms the lifecycle configuration (~55 s).
+        apply_run = sandbox.start_apply()
+        assert "module.staging_bucket.aws_s3_bucket.this will be created" in sandbox.plan_output
+        assert "module.staging_bucket.aws_s3_bucket_lifecycle_configuration.this[0]" in sandbox.planned
+        assert apply_run.wait_for(sandbox.bucket_built, timeout=180), "\n".join(apply_run.errors())
         assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
-        second_plan = sandbox.plan()
-        assert second_plan.returncode == 0, f"second plan is not empty:\n{second_plan.stdout}"
-        assert token not in first_plan.stdout + second_plan.stdout, "the upload token reached Terraform"
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        outputs = sandbox.outputs
+        assert outputs["bucket_name"] == bucket
 
         service = sandbox.start_service()
         url = service.url
@@ -66,6 +65,16 @@ def test_sandbox_environment(tmp_path, unique_name, selected_environments):
         listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
         assert listed == [key], "the refused upload must not have written anything"
         assert token not in service.log(), "the upload token appeared in the service's log"
+
+        # The apply ends cleanly, the lifecycle rules included, and a second plan proposes nothing.
+        apply_run.wait(timeout=180)
+        assert "module.staging_bucket.aws_s3_bucket_lifecycle_configuration.this[0]" in apply_run.completed()
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        assert {rule["ID"] for rule in rules} == {"expire-staged-objects",
+                                                  "expire-noncurrent-versions-and-incomplete-uploads"}
+        second_plan = sandbox.plan()
+        assert second_plan.returncode == 0, f"second plan is not empty:\n{second_plan.stdout}"
+        assert token not in sandbox.plan_output + second_plan.stdout, "the upload token reached Terraform"
 
         service.stop(timeout=30)
         assert service.popen.returncode == 0

@@ -109,12 +109,17 @@ def test_secrets_are_sensitive_and_never_output(root):
                              re.M), f"{example.name} carries a secret"
 
 
-def test_aws_root_keeps_state_in_s3_with_native_locking():
+@pytest.mark.parametrize("backend_file", ["backend.s3.tfbackend.example", "pipeline.s3.tfbackend"])
+def test_aws_root_keeps_state_in_s3_with_native_locking(backend_file):
+    """The engineers' example and the file the pipeline's `terraform init -backend-config=` names."""
     settings = load(ENVS / "aws")["terraform"][0]
     assert settings["backend"] == [{"s3": {}}], "the backend must be a partial `backend \"s3\" {}` block"
-    example = (ENVS / "aws" / "backend.s3.tfbackend.example").read_text()
-    backend = {k: v.strip().strip('"') for k, v in re.findall(r"^\s*([a-z_]+)\s*=\s*(.+?)\s*(?:#.*)?$", example, re.M)}
+    if backend_file == "pipeline.s3.tfbackend":
+        assert f"-backend-config={backend_file}" in (REPO_ROOT / ".gitlab-ci.yml").read_text()
+    text = (ENVS / "aws" / backend_file).read_text()
+    backend = {k: v.strip().strip('"') for k, v in re.findall(r"^\s*([a-z_]+)\s*=\s*(.+?)\s*(?:#.*)?$", text, re.M)}
     assert backend["use_lockfile"] == "true" and backend["encrypt"] == "true"
+    assert backend["key"].endswith(".tfstate")
     assert "dynamodb_table" not in backend, "DynamoDB locking is deprecated; use_lockfile replaces it"
     assert not {"access_key", "secret_key", "token", "profile"} & set(backend), "credentials never go in backend files"
 

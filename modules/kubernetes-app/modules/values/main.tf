@@ -25,6 +25,7 @@ locals {
       digest     = var.image_digest == null ? "" : var.image_digest
       pullPolicy = "IfNotPresent"
     }
+    imagePullSecrets = [for name in var.image_pull_secrets : { name = name }]
 
     config = {
       logLevel      = var.log_level
