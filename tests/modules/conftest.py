@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.modules import scenarios
-from tests.modules.support import CHECKOV_TARGETS, REPO_ROOT, ROOTS, Aws, Root, without_prevent_destroy, workspace
+from tests.modules.support import CHECKOV_TARGETS, REPO_ROOT, ROOTS, Aws, Root, workspace
 
 # Fixtures whose work runs in the background; started together before the first test here runs.
 BACKGROUND_FIXTURES = ("checkov_report", "s3_complete_run", "eks_apply_run", "remote_state_run")
@@ -127,8 +127,7 @@ def remote_state_run(background, tmp_path_factory, aws_env, moto) -> Iterator[Pe
         tmp_path_factory.mktemp("remote-state"), ["envs/bootstrap"], extra={"roots/remote_state": ROOTS / "remote_state"}
     )
     # The real state bucket refuses to be destroyed; this throwaway copy must not.
-    without_prevent_destroy(ws / "envs/bootstrap")
-    bootstrap = Root(ws / "envs/bootstrap", aws_env, provider="override").init()
+    bootstrap = Root(ws / "envs/bootstrap", aws_env, provider="override").init(disable_prevent_destroy=True)
     # The consumer needs no provider (terraform_data is built in): its init runs in the background
     # without touching the plugin cache.
     consumer = Root(ws / "roots/remote_state", aws_env)

@@ -243,7 +243,7 @@ def remote_state(bootstrap: Root, consumer: Root, aws: Aws, bucket: str) -> dict
 
         # 2. A root keeping its state there: partial configuration through -backend-config.
         (consumer.path / "emulator.s3.tfbackend").write_text(backend_config(bucket, aws.endpoint))
-        consumer.init("-backend-config=emulator.s3.tfbackend")
+        consumer.init(backend_config="emulator.s3.tfbackend")
         consumer.apply("-var", "generation=1")
         phase("first consumer apply")
         state_object = aws.s3.get_object(Bucket=bucket, Key=STATE_KEY)

@@ -9,7 +9,6 @@ which `-var` cannot express).
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import time
@@ -17,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import boto3
+import tftest
 from botocore.config import Config
 
 from harness import processes, terraform
@@ -70,8 +70,18 @@ class Root:
         (self.path / "test.auto.tfvars.json").write_text(json.dumps(values, indent=2))
         return self
 
-    def init(self, *args: str) -> Root:
-        self._timed("init", "init", "-input=false", "-no-color", *args)
+    def init(self, backend_config: str | None = None, disable_prevent_destroy: bool = False) -> Root:
+        """`terraform init` through tftest's setup (the fabric tests' entry point).
+
+        `backend_config` names a partial backend configuration file; `disable_prevent_destroy` lets a
+        test destroy its throwaway copy of a root that protects its resources (tftest rewrites the copy).
+        """
+        started = time.monotonic()
+        # Kept on the Root: tftest restores the rewritten files when this object is collected.
+        self.tftest = tftest.TerraformTest(str(self.path), binary="terraform", env=self.env)
+        self.tftest.setup(init_vars=backend_config, cleanup_on_exit=False,
+                          disable_prevent_destroy=disable_prevent_destroy)
+        self.timings["init"] = round(time.monotonic() - started, 1)
         return self
 
     def apply(self, *args: str) -> float:
@@ -160,15 +170,6 @@ def diagnostics(stdout: str) -> list[dict]:
         if message.get("type") == "diagnostic":
             found.append(message["diagnostic"])
     return found
-
-
-def without_prevent_destroy(root: Path) -> None:
-    """Let a test destroy a copy of a root that protects its resources with prevent_destroy."""
-    for tf_file in root.glob("*.tf"):
-        text = tf_file.read_text()
-        patched = re.sub(r"prevent_destroy\s*=\s*true", "prevent_destroy = false", text)
-        if patched != text:
-            tf_file.write_text(patched)
 
 
 # -- AWS -------------------------------------------------------------------------------------------
