@@ -29,8 +29,8 @@ ROOTS = TESTS_DIR / "roots"
 EMULATOR_PROVIDER = REPO_ROOT / "tests" / "fixtures" / "emulator_provider.tf"
 # An example or env root has its own provider block: this override file patches it instead.
 EMULATOR_PROVIDER_OVERRIDE = FIXTURES / "emulator_provider_override.tf"
-# What checkov must find clean (the issue: 0 failed over both modules; plus the state-bucket root).
-CHECKOV_TARGETS = ("modules/s3-staging", "modules/eks", "envs/bootstrap")
+# What checkov must find clean: every module (examples and the helm module included) and the state-bucket root.
+CHECKOV_TARGETS = ("modules", "envs/bootstrap")
 
 
 def workspace(destination: Path, repo_paths: Iterable[str], extra: dict[str, Path] | None = None) -> Path:
