@@ -30,6 +30,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,10 +80,10 @@ class Variant:
 
 
 def _timed(root: Path, env: dict[str, str], *args: str) -> tuple[float, dict[str, dict]]:
-    started = datetime.now(UTC)
+    started = time.monotonic()
     run = terraform.JsonRun([*args, "-input=false", "-no-color", "-auto-approve"], cwd=root, env=env)
     run.wait(timeout=600)
-    return round((datetime.now(UTC) - started).total_seconds(), 1), run.completed()
+    return round(time.monotonic() - started, 1), run.completed()
 
 
 def measure(root: Path, env: dict[str, str], variables: dict, rounds: int) -> list[Round]:
