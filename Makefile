@@ -52,6 +52,10 @@ bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs
 	$(PY) -m bench.mirror
 	$(PY) -m bench.terraform_apply
 
+.PHONY: validate
+validate: $(VENV)/.installed ## terraform init + validate of every root, example and module (offline: helm stand-in)
+	$(PY) -m harness.validate
+
 docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs
 	$(PY) -m harness.tfdocs --write
 

@@ -50,7 +50,9 @@ def pytest_sessionstart(session) -> None:
     if hasattr(session.config, "workerinput"):
         return
     with tempfile.TemporaryDirectory(prefix="terraform-warmup-") as warmup:
-        Path(warmup, "main.tf").write_text('terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n')
+        # helm too: offline it is the schema-only stand-in (harness/provider_standin) tests/envs and tests/harness use.
+        Path(warmup, "main.tf").write_text('terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n'
+                                           '    helm = { source = "hashicorp/helm" }\n  }\n}\n')
         terraform.run(["init", "-input=false", "-no-color", "-backend=false"], cwd=Path(warmup),
                       env=terraform.terraform_env(), timeout=300)
 

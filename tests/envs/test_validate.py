@@ -11,8 +11,10 @@ at plan/apply, chart rendering, cluster access (those are tested in tests/module
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +62,68 @@ def test_make_validate_reports_a_broken_root_and_exits_non_zero(tmp_path):
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert cli.stdout.splitlines()[0].startswith("ok    modules/kubernetes-app/modules/values")
     assert cli.stdout.splitlines()[1].startswith("FAIL  no/such/root")
+
+
+def _git(*args: str, cwd: Path) -> str:
+    identity = ["-c", "user.name=validate-test", "-c", "user.email=validate-test@example.invalid",
+                "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"]
+    return subprocess.run(["git", *identity, *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          timeout=60).stdout
+
+
+def test_git_ref_consumer_of_kubernetes_app_initialises_and_validates_with_the_chart(tmp_path):
+    """How other teams consume the module (README: `git::…//modules/kubernetes-app?ref=<tag>`), from a bare repo.
+
+    The repository is today's working tree (modules/) committed and tagged in a scratch repo, cloned bare;
+    the consumer root pins the tag. `init` must fetch the module with its chart (path.module/chart), and
+    `validate` must pass against the helm schema. `terraform console` then evaluates the chart's hash in
+    the consumer: it equals the hash of this checkout's chart only if the chart arrived whole with the module.
+    """
+    work = tmp_path / "source"
+    terraform.copy_root(REPO_ROOT / "modules", work / "modules")
+    _git("init", "-q", cwd=work)
+    _git("add", "-A", cwd=work)
+    _git("commit", "-q", "-m", "modules", cwd=work)
+    _git("tag", "v9.9.9", cwd=work)
+    _git("clone", "-q", "--bare", str(work), str(tmp_path / "platform.git"), cwd=tmp_path)
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "main.tf").write_text(f"""terraform {{
+  required_providers {{
+    helm = {{ source = "hashicorp/helm", version = "~> 3.1" }}
+  }}
+}}
+
+provider "helm" {{
+  kubernetes = {{ config_path = "~/.kube/config" }}
+}}
+
+module "app" {{
+  source = "git::file://{tmp_path / 'platform.git'}//modules/kubernetes-app?ref=v9.9.9"
+
+  release_name     = "mirror"
+  namespace        = "mirror"
+  image_repository = "registry.example.com/mirror-service"
+  image_tag        = "1.0.0"
+  s3_bucket        = "mirror-staging"
+}}
+
+output "chart_sha256" {{
+  value = module.app.chart_sha256
+}}
+""")
+    env = terraform.terraform_env()
+    terraform.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=consumer, env=env)
+    fetched = consumer / ".terraform/modules/app/modules/kubernetes-app"
+    assert (fetched / "chart/Chart.yaml").is_file() and (fetched / "chart/values.schema.json").is_file()
+    assert terraform.run(["validate", "-no-color"], cwd=consumer, env=env).returncode == 0
+    console = subprocess.run(["terraform", "console", "-no-color"], input="module.app.chart_sha256\n", cwd=consumer,
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert console.returncode == 0, console.stderr
+    assert console.stdout.strip() == f'"{_chart_sha256(REPO_ROOT / "modules/kubernetes-app/chart")}"'
+
+
+def _chart_sha256(chart: Path) -> str:
+    """The module's own chart_sha256 expression, in Python: sha256 of the sorted files' sha256s, joined."""
+    files = sorted(path.relative_to(chart).as_posix() for path in chart.rglob("*") if path.is_file())
+    return hashlib.sha256("".join(hashlib.sha256((chart / f).read_bytes()).hexdigest() for f in files).encode()).hexdigest()
