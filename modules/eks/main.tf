@@ -3,6 +3,7 @@
 # ways a pod gets AWS credentials (Pod Identity, IRSA).
 
 data "aws_partition" "current" {}
+# For the account ID only (key policy, log group ARN): never for who gets cluster access.
 data "aws_caller_identity" "current" {}
 
 locals {
@@ -15,7 +16,17 @@ locals {
   # The region comes from the key's ARN: data.aws_region would need .name on 5.x and .region on 6.x.
   region = local.create_kms_key ? split(":", aws_kms_key.this[0].arn)[3] : split(":", var.kms_key_arn)[3]
 
-  log_group_name        = "/aws/eks/${var.cluster_name}/cluster"
+  log_group_name = "/aws/eks/${var.cluster_name}/cluster"
+
+  # End of EKS standard support per minor version, from the Amazon EKS Kubernetes release calendar
+  # (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar).
+  # After that date a STANDARD upgrade policy lets EKS upgrade the control plane by itself; add the
+  # next version here when EKS releases it, and move the kubernetes_version default with it.
+  end_of_standard_support = {
+    "1.33" = "2026-07-29"
+    "1.34" = "2026-12-02"
+    "1.35" = "2027-03-27"
+  }
   log_group_kms_key_arn = var.cloudwatch_log_group_kms_key_arn != null ? var.cloudwatch_log_group_kms_key_arn : (local.create_kms_key ? aws_kms_key.this[0].arn : null)
 }
 
@@ -158,6 +169,31 @@ resource "aws_iam_role_policy" "cluster_encryption" {
 # Cluster
 ################################################################################
 
+# The version the cluster runs now, if it exists already. EKS upgrades a control plane by itself when
+# its version leaves support (standard support with upgrade_support_type = STANDARD), and the AWS
+# provider would then plan UpdateClusterVersion back to the configured, older version, which EKS
+# refuses (it cannot downgrade) halfway through an apply. The precondition below stops the plan instead.
+data "aws_eks_clusters" "existing" {}
+
+data "aws_eks_cluster" "existing" {
+  count = contains(data.aws_eks_clusters.existing.names, var.cluster_name) ? 1 : 0
+
+  name = var.cluster_name
+}
+
+locals {
+  running_kubernetes_version = try(data.aws_eks_cluster.existing[0].version, null)
+}
+
+# A warning on every plan once the chosen version has left standard support: from then on the cluster
+# costs extended-support fees (EXTENDED) or EKS upgrades it unasked (STANDARD).
+check "kubernetes_version_in_standard_support" {
+  assert {
+    condition     = !contains(keys(local.end_of_standard_support), var.kubernetes_version) || timecmp(plantimestamp(), "${lookup(local.end_of_standard_support, var.kubernetes_version, "9999-12-31")}T00:00:00Z") < 0
+    error_message = "Kubernetes ${var.kubernetes_version} left EKS standard support on ${lookup(local.end_of_standard_support, var.kubernetes_version, "-")}: upgrade kubernetes_version one minor version at a time to one in standard support."
+  }
+}
+
 resource "aws_eks_cluster" "this" {
   name     = var.cluster_name
   version  = var.kubernetes_version
@@ -183,26 +219,27 @@ resource "aws_eks_cluster" "this" {
     }
   }
 
-  dynamic "access_config" {
-    for_each = var.authentication_mode == null ? [] : [var.authentication_mode]
-
-    content {
-      authentication_mode = access_config.value
-      # EKS's bootstrap admin is a one-time, invisible grant; enable_cluster_creator_admin_permissions
-      # creates the same access as an access entry that plans show and destroy removes.
-      bootstrap_cluster_creator_admin_permissions = false
-    }
+  access_config {
+    authentication_mode = var.authentication_mode
+    # EKS's bootstrap admin is a one-time, invisible grant to whoever created the cluster;
+    # cluster_admin_role_arns grants the same access as access entries that plans show and destroy removes.
+    bootstrap_cluster_creator_admin_permissions = false
   }
 
-  dynamic "upgrade_policy" {
-    for_each = var.upgrade_support_type == null ? [] : [var.upgrade_support_type]
-
-    content {
-      support_type = upgrade_policy.value
-    }
+  upgrade_policy {
+    support_type = var.upgrade_support_type
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition = local.running_kubernetes_version == null ? true : (
+        tonumber(split(".", var.kubernetes_version)[1]) >= tonumber(split(".", coalesce(local.running_kubernetes_version, "1.0"))[1])
+      )
+      error_message = "The cluster ${var.cluster_name} already runs Kubernetes ${coalesce(local.running_kubernetes_version, "-")} (EKS upgrades a control plane by itself when its version leaves support), and EKS cannot downgrade it: set kubernetes_version = \"${coalesce(local.running_kubernetes_version, "-")}\" (or the next minor version to upgrade)."
+    }
+  }
 
   depends_on = [
     # Without its policies the role cannot create the cluster's network interfaces; without the log
@@ -217,30 +254,31 @@ resource "aws_eks_cluster" "this" {
 # Access entries
 ################################################################################
 
-data "aws_iam_session_context" "creator" {
-  count = var.enable_cluster_creator_admin_permissions ? 1 : 0
-
-  # The caller may be an assumed-role session; access entries need the role's ARN.
-  arn = data.aws_caller_identity.current.arn
-}
-
 locals {
-  creator_access_entry = var.enable_cluster_creator_admin_permissions ? {
-    cluster_creator = {
-      principal_arn     = data.aws_iam_session_context.creator[0].issuer_arn
-      type              = "STANDARD"
-      kubernetes_groups = null
-      user_name         = null
-      policy_associations = {
-        admin = {
-          policy_arn   = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-          access_scope = { type = "cluster", namespaces = null }
-        }
+  # Who administers the cluster is input, never data.aws_caller_identity: in a pipeline the plan runs
+  # as a read-only role and the apply as another, so "whoever planned" would make the plan role admin
+  # and lock the apply role (and its helm provider) out.
+  # AmazonEKSAdminViewPolicy rather than AmazonEKSViewPolicy for viewers: it also reads Secrets, where
+  # Helm keeps its release records, so a plan role can refresh a helm_release without changing anything.
+  role_access = merge(
+    { for key, arn in var.cluster_admin_role_arns : "admin-${key}" => { arn = arn, association = "admin", policy = "AmazonEKSClusterAdminPolicy" } },
+    { for key, arn in var.cluster_viewer_role_arns : "viewer-${key}" => { arn = arn, association = "view", policy = "AmazonEKSAdminViewPolicy" } },
+  )
+
+  role_access_entries = { for key, role in local.role_access : key => {
+    principal_arn     = role.arn
+    type              = "STANDARD"
+    kubernetes_groups = null
+    user_name         = null
+    policy_associations = {
+      (role.association) = {
+        policy_arn   = "arn:${local.partition}:eks::aws:cluster-access-policy/${role.policy}"
+        access_scope = { type = "cluster", namespaces = null }
       }
     }
-  } : {}
+  } }
 
-  access_entries = merge(var.access_entries, local.creator_access_entry)
+  access_entries = merge(var.access_entries, local.role_access_entries)
 
   access_policy_associations = merge([
     for entry_key, entry in local.access_entries : {

@@ -80,10 +80,6 @@ resource "aws_eks_node_group" "this" {
       # desired_size is the initial size only: the cluster autoscaler (or Karpenter) owns it afterwards,
       # and Terraform resetting it on every apply would undo scaling.
       scaling_config[0].desired_size,
-      # The module never configures SSH into nodes, and EKS only accepts remote_access at creation, so
-      # there is nothing real to track; emulators that invent a default key (moto) would otherwise
-      # force a replacement on every plan.
-      remote_access,
     ]
   }
 

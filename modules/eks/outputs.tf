@@ -34,6 +34,11 @@ output "cluster_version" {
   value       = aws_eks_cluster.this.version
 }
 
+output "kubernetes_version_end_of_standard_support" {
+  description = "Date (YYYY-MM-DD) the configured Kubernetes version leaves EKS standard support, from the module's copy of the EKS release calendar; null for a version the module does not know yet."
+  value       = lookup(local.end_of_standard_support, var.kubernetes_version, null)
+}
+
 output "cluster_security_group_id" {
   description = "ID of the cluster security group EKS created (attached to the control plane and the managed nodes)."
   value       = try(aws_eks_cluster.this.vpc_config[0].cluster_security_group_id, null)
@@ -69,7 +74,7 @@ output "pod_identity_associations" {
 }
 
 output "access_entry_principal_arns" {
-  description = "IAM principals with an access entry, by key (includes cluster_creator when enable_cluster_creator_admin_permissions)."
+  description = "IAM principals with an access entry, by key (admin-NAME for cluster_admin_role_arns, viewer-NAME for cluster_viewer_role_arns, and the access_entries keys)."
   value       = { for key, entry in aws_eks_access_entry.this : key => entry.principal_arn }
 }
 

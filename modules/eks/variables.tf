@@ -13,14 +13,14 @@ variable "cluster_name" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes version (major.minor, such as 1.33) of the control plane (and of the managed node groups). Upgrade one minor version at a time."
+  description = "Kubernetes version (major.minor, such as 1.35) of the control plane (and of the managed node groups). The default is in EKS standard support until 2027-03-27. Upgrade one minor version at a time; after EKS upgraded the cluster by itself, set the version it runs (the plan stops with that version otherwise)."
   type        = string
-  default     = "1.33"
+  default     = "1.35"
   nullable    = false
 
   validation {
     condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
-    error_message = "kubernetes_version must be a major.minor version such as 1.33 (no patch level, no leading v)."
+    error_message = "kubernetes_version must be a major.minor version such as 1.35 (no patch level, no leading v)."
   }
 }
 
@@ -52,12 +52,13 @@ variable "additional_security_group_ids" {
 }
 
 variable "upgrade_support_type" {
-  description = "Support policy once the Kubernetes version leaves standard support: STANDARD (EKS upgrades the cluster automatically; no extended-support charges) or EXTENDED. Null leaves EKS's default (EXTENDED) and omits the setting, for emulators that do not implement it."
+  description = "Support policy once the Kubernetes version leaves standard support: STANDARD (EKS upgrades the control plane automatically; no extended-support charges) or EXTENDED (EKS's own default; charged per cluster hour)."
   type        = string
   default     = "STANDARD"
+  nullable    = false
 
   validation {
-    condition     = var.upgrade_support_type == null || contains(["STANDARD", "EXTENDED"], coalesce(var.upgrade_support_type, "STANDARD"))
+    condition     = contains(["STANDARD", "EXTENDED"], var.upgrade_support_type)
     error_message = "upgrade_support_type must be STANDARD or EXTENDED."
   }
 }
@@ -125,21 +126,44 @@ variable "endpoint_public_access_allow_internet" {
 ################################################################################
 
 variable "authentication_mode" {
-  description = "How the cluster authenticates IAM principals: API (access entries only; recommended) or API_AND_CONFIG_MAP (while migrating from the aws-auth ConfigMap). A move towards API is one-way. Null omits access_config (EKS default CONFIG_MAP, creator becomes admin): only for emulators that do not implement access configuration."
+  description = "How the cluster authenticates IAM principals: API (access entries only; recommended) or API_AND_CONFIG_MAP (while migrating from the aws-auth ConfigMap). A move towards API is one-way."
   type        = string
   default     = "API"
+  nullable    = false
 
   validation {
-    condition     = var.authentication_mode == null || contains(["API", "API_AND_CONFIG_MAP"], coalesce(var.authentication_mode, "API"))
+    condition     = contains(["API", "API_AND_CONFIG_MAP"], var.authentication_mode)
     error_message = "authentication_mode must be API or API_AND_CONFIG_MAP (CONFIG_MAP alone is the deprecated aws-auth mechanism)."
   }
 }
 
-variable "enable_cluster_creator_admin_permissions" {
-  description = "Add the identity running Terraform as cluster administrator through an access entry (AmazonEKSClusterAdminPolicy), so the same pipeline can deploy into the cluster. Managed as a normal resource, unlike EKS's one-time bootstrap flag (which the module keeps off)."
-  type        = bool
-  default     = false
+variable "cluster_admin_role_arns" {
+  description = "Who administers the cluster (AmazonEKSClusterAdminPolicy, cluster-wide), by a name of your choice: the IAM role the deploying apply runs as (the pipeline's apply role, an engineer's role), so the helm/kubernetes provider of the same apply gets in. Explicit on purpose: the module never grants access to whichever identity happens to run Terraform."
+  type        = map(string)
+  default     = {}
   nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in values(var.cluster_admin_role_arns) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "cluster_admin_role_arns values must be IAM role (or user) ARNs such as { apply = \"arn:aws:iam::111122223333:role/gitlab-apply\" }: the role your apply job assumes, not its session ARN (arn:aws:sts::...:assumed-role/...)."
+  }
+}
+
+variable "cluster_viewer_role_arns" {
+  description = "Who may read the cluster without changing it (AmazonEKSAdminViewPolicy, cluster-wide, Secrets included), by a name of your choice: typically the pipeline's plan role, whose helm provider reads the release Helm keeps in a Secret."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in values(var.cluster_viewer_role_arns) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "cluster_viewer_role_arns values must be IAM role (or user) ARNs such as { plan = \"arn:aws:iam::111122223333:role/gitlab-plan\" }: the role your plan job assumes, not its session ARN (arn:aws:sts::...:assumed-role/...)."
+  }
+
+  validation {
+    condition     = length(setintersection(values(var.cluster_viewer_role_arns), values(var.cluster_admin_role_arns))) == 0
+    error_message = "A principal can have only one access entry: remove from cluster_viewer_role_arns the roles already in cluster_admin_role_arns."
+  }
 }
 
 variable "access_entries" {
@@ -254,7 +278,7 @@ variable "cloudwatch_log_group_kms_key_arn" {
 ################################################################################
 
 variable "addons" {
-  description = "EKS add-ons to install, keyed by add-on name. The default installs the networking add-ons and the Pod Identity agent before the node groups (before_compute) and CoreDNS after them. Null addon_version lets EKS pick the default version for the cluster. An empty map installs none."
+  description = "EKS add-ons to install, keyed by add-on name. The default installs the networking add-ons (vpc-cni with NetworkPolicy enforcement on) and the Pod Identity agent before the node groups (before_compute), CoreDNS and metrics-server (what a HorizontalPodAutoscaler reads) after them. Null addon_version lets EKS pick the default version for the cluster. An empty map installs none."
   type = map(object({
     addon_version               = optional(string)
     configuration_values        = optional(string)
@@ -265,10 +289,13 @@ variable "addons" {
     preserve                    = optional(bool, false)
   }))
   default = {
-    "vpc-cni"                = { before_compute = true }
+    # Without enableNetworkPolicy the VPC CNI accepts NetworkPolicy objects and enforces none of them.
+    "vpc-cni"                = { before_compute = true, configuration_values = "{\"enableNetworkPolicy\":\"true\"}" }
     "kube-proxy"             = { before_compute = true }
     "eks-pod-identity-agent" = { before_compute = true }
     "coredns"                = {}
+    # A community add-on (kube-system); without it HPA targets stay <unknown> and nothing scales.
+    "metrics-server" = {}
   }
   nullable = false
 

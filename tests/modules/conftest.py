@@ -2,8 +2,8 @@
 
 The slowest parts of these tests are waits inside the AWS provider, not work: ~55 s after writing an
 S3 lifecycle configuration (the provider wants ten identical reads, 5 s apart), KMS key propagation,
-EKS deletion. So the three full lifecycles (s3-staging's complete example, the eks module, the state
-bucket with a locked backend) and the checkov scan start in the background as soon as the first test
+EKS deletion. So the two full lifecycles (s3-staging's complete example, the state bucket with a locked
+backend) and the checkov scan start in the background as soon as the first test
 of this directory runs, and the tests that assert on them collect the results. Everything that
 installs providers (`terraform init`) stays in the main thread: Terraform's plugin cache is not safe
 for concurrent installs.
@@ -24,7 +24,7 @@ from tests.modules import scenarios
 from tests.modules.support import CHECKOV_TARGETS, REPO_ROOT, ROOTS, Aws, Root, workspace
 
 # Fixtures whose work runs in the background; started together before the first test here runs.
-BACKGROUND_FIXTURES = ("checkov_report", "s3_complete_run", "eks_apply_run", "remote_state_run")
+BACKGROUND_FIXTURES = ("checkov_report", "s3_complete_run", "remote_state_run")
 RESULT_TIMEOUT = 420
 
 
@@ -105,17 +105,6 @@ def s3_complete_run(background, tmp_path_factory, aws_env, moto) -> Iterator[Pen
     root = Root(ws / "modules/s3-staging/examples/complete", aws_env, provider="override").init()
     bucket = f"stg-complete-{os.urandom(3).hex()}"
     pending = Pending(background.submit(scenarios.s3_complete, root, Aws(aws_env), bucket))
-    yield pending
-    _wait_quietly(pending)
-
-
-@pytest.fixture(scope="session")
-def eks_apply_run(background, tmp_path_factory, aws_env, moto) -> Iterator[Pending]:
-    """modules/eks applied through tests/modules/roots/eks (what moto implements)."""
-    ws = workspace(tmp_path_factory.mktemp("eks-apply"), ["modules/eks"], extra={"roots/eks": ROOTS / "eks"})
-    root = Root(ws / "roots/eks", aws_env, provider="module").init()
-    cluster = f"eks-{os.urandom(3).hex()}"
-    pending = Pending(background.submit(scenarios.eks_apply, root, Aws(aws_env), cluster))
     yield pending
     _wait_quietly(pending)
 

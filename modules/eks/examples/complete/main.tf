@@ -5,14 +5,15 @@ module "eks" {
   source = "../../"
 
   cluster_name       = var.name
-  kubernetes_version = "1.33"
+  kubernetes_version = "1.35"
   subnet_ids         = aws_subnet.private[*].id
 
   endpoint_public_access       = var.api_public_access
   endpoint_public_access_cidrs = var.api_allowed_cidrs
 
-  # The pipeline that applies this also deploys the chart, so its identity is cluster admin.
-  enable_cluster_creator_admin_permissions = true
+  # The role that deploys into the cluster (your own, or the pipeline's apply role) is cluster admin,
+  # named explicitly: never whichever identity happens to run the plan.
+  cluster_admin_role_arns = { deployer = var.cluster_admin_role_arn }
 
   # Read-only access for an operations role, limited to the service's namespace.
   access_entries = {

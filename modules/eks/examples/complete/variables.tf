@@ -53,3 +53,13 @@ variable "api_allowed_cidrs" {
   type        = list(string)
   default     = []
 }
+
+variable "cluster_admin_role_arn" {
+  description = "IAM role that administers the cluster and deploys into it: the role you run Terraform as (arn:aws:iam::ACCOUNT:role/NAME; `aws sts get-caller-identity` shows the assumed-role session, whose role this is)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.cluster_admin_role_arn))
+    error_message = "cluster_admin_role_arn must be an IAM role ARN such as arn:aws:iam::111122223333:role/platform-deployer (the role, not an arn:aws:sts::...:assumed-role/... session)."
+  }
+}

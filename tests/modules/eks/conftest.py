@@ -1,0 +1,97 @@
+"""What every modules/eks test needs: the module copied as a Terraform root, and a network for it.
+
+Each test copies `modules/eks` itself as its root through the shared `terraform_copy` fixture
+(tests/conftest.py: tftest, the session's moto server, destroy in teardown), with its inputs in
+`test.auto.tfvars.json` so plan, apply and the teardown's destroy all see the same values. The module
+has no provider block; `terraform_copy(..., emulator=True)` adds the one that targets moto.
+
+The network the module consumes (a VPC and two subnets) is created with boto3, outside Terraform, and
+deleted after the test's destroy. Inside Terraform it used to fail on a busy machine: the AWS provider
+timed out on a CreateSubnet the slow emulator had already carried out, retried it, and got
+`InvalidSubnet.Conflict` for its own subnet. Here each create is sent exactly once (no retries) and
+waits as long as the emulator needs.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import tftest
+from botocore.config import Config
+
+from harness import processes
+
+MODULE = processes.REPO_ROOT / "modules" / "eks"
+FIXTURES = Path(__file__).parent / "fixtures"
+# Only for applying on moto; plans need no shim (see the file's comments).
+MOTO_APPLY_OVERRIDE = FIXTURES / "moto_apply_override.tf"
+ACCOUNT = "123456789012"  # moto's account
+
+
+@pytest.fixture
+def cluster_name() -> str:
+    return f"eks-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def eks_module(terraform_copy) -> Callable[..., tftest.TerraformTest]:
+    """`eks_module({"cluster_name": ..., ...}, apply_shims=False, extra_files=())`: an initialised copy of the module."""
+
+    def make(inputs: dict, *, apply_shims: bool = False, extra_files=(), name: str = "eks") -> tftest.TerraformTest:
+        shims = (MOTO_APPLY_OVERRIDE,) if apply_shims else ()
+        tf = terraform_copy(MODULE, extra_files=shims + tuple(extra_files), name=name)
+        Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps(inputs, indent=2))
+        return tf
+
+    return make
+
+
+def plan_json(tf: tftest.TerraformTest) -> dict:
+    """`plan -out` and `show -json`: planned values, resource changes, checks, configuration."""
+    tf.execute_command("plan", "-input=false", "-no-color", "-out=test.tfplan")
+    return json.loads(tf.execute_command("show", "-json", "test.tfplan").out)
+
+
+def planned_changes(plan: dict) -> dict[str, dict]:
+    """Every resource change by address."""
+    return {change["address"]: change for change in plan["resource_changes"]}
+
+
+def created(changes: dict[str, dict], address: str) -> dict:
+    """The planned values of a resource the plan creates."""
+    assert address in changes, f"{address} is not planned; planned: {sorted(changes)}"
+    assert changes[address]["change"]["actions"] == ["create"], changes[address]["change"]["actions"]
+    return changes[address]["change"]["after"]
+
+
+def failed_plan(tf: tftest.TerraformTest) -> str:
+    """Run a plan that must fail; Terraform's error text, whitespace-normalised."""
+    with pytest.raises(tftest.TerraformTestError) as error:
+        tf.execute_command("plan", "-input=false", "-no-color")
+    return " ".join(" ".join(str(part) for part in error.value.args).split())
+
+
+@pytest.fixture
+def cluster_network(aws_session, moto) -> Iterator[dict]:
+    """A VPC with two subnets in different zones, for one test; deleted after the test's destroy."""
+    # One attempt per call: a retried create is what made Terraform conflict with itself.
+    ec2 = aws_session.client("ec2", endpoint_url=moto.url,
+                             config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=300))
+    vpc_id = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.77.{index * 16}.0/20", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for index, zone in enumerate(["us-east-1a", "us-east-1b"])
+    ]
+    yield {"vpc_id": vpc_id, "subnet_ids": subnet_ids}
+    for subnet_id in subnet_ids:
+        ec2.delete_subnet(SubnetId=subnet_id)
+    ec2.delete_vpc(VpcId=vpc_id)
+
+
+def eks_client(aws_session: boto3.Session, moto) -> object:
+    return aws_session.client("eks", endpoint_url=moto.url)
