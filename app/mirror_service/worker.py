@@ -101,18 +101,34 @@ def _header(req, name: str) -> str | None:
 class MirrorGeventWorker(GeventWorker):
     """gunicorn's gevent worker, answering in the API's own JSON where gunicorn would write HTML."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._answered: set[socket.socket] = set()  # connections that got at least one answer
+
     def init_process(self) -> None:
         # Per worker process, before any request is parsed: let limit_request_line exceed gunicorn's cap.
         message.MAX_REQUEST_LINE = max(message.MAX_REQUEST_LINE, self.cfg.limit_request_line)
         super().init_process()
 
+    def handle(self, listener, client, addr) -> None:
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self._answered.discard(client)
+
     def handle_request(self, listener_name, req, sock, addr):
         length = _header(req, "CONTENT-LENGTH")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
             raise RequestBodyTooLarge()
+        self._answered.add(sock)
         return super().handle_request(listener_name, req, sock, addr)
 
     def handle_error(self, req, client, addr, exc) -> None:
+        if req is None and client in self._answered:
+            # The unread body of an answered request turned out malformed while gunicorn drained it: the
+            # client has its answer; a second, unasked-for one would only confuse it. Just close.
+            log.info("malformed request body after the answer", extra={"reason": type(exc).__name__})
+            return
         status, code, text = rejection_for(exc)
         request_id = request_id_from(_header(req, "X-REQUEST-ID"))
         # Never str(exc): gunicorn's messages quote the request line and header values.
