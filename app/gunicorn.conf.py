@@ -42,24 +42,24 @@ METRICS_DIR, _METRICS_DIR_IS_OURS = _multiprocess_metrics_dir()
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 
 
-def _validated_server_settings():
+def _validated_settings():
     """Every setting, the app's included (create_app reads them again in each worker), checked here, so
     a bad value stops the master with one line instead of failing every worker's boot."""
     sys.path.insert(0, APP_DIR)
     from mirror_service.config import ConfigError, load_all
 
     try:
-        _, server_settings = load_all()
+        settings, server_settings = load_all()
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr, flush=True)
         if _METRICS_DIR_IS_OURS:
             shutil.rmtree(METRICS_DIR, ignore_errors=True)
         # SystemExit passes through gunicorn's config loader, which would print a traceback for anything else.
         sys.exit(2)
-    return server_settings
+    return settings, server_settings
 
 
-SERVER_SETTINGS = _validated_server_settings()
+APP_SETTINGS, SERVER_SETTINGS = _validated_settings()
 
 wsgi_app = "mirror_service:create_app()"
 pythonpath = APP_DIR
@@ -67,16 +67,30 @@ pythonpath = APP_DIR
 _host = SERVER_SETTINGS.host.strip("[]")
 bind = [f"[{_host}]:{SERVER_SETTINGS.port}" if ":" in _host else f"{_host}:{SERVER_SETTINGS.port}"]
 workers = SERVER_SETTINGS.workers
-# GUNICORN_THREADS=1 runs gunicorn's sync worker; more than 1 makes gunicorn use its gthread worker
-# (gunicorn's own rule for worker_class "sync" with threads > 1). Why sync is the default: bench/README.md.
-worker_class = "sync"
+# gevent (the default): a connection holds a greenlet, not a worker, until its request has arrived; our
+# subclass answers gunicorn's own refusals in the API's JSON (mirror_service/worker.py). "sync" is kept
+# for comparison (bench/slow_clients.py); GUNICORN_THREADS > 1 turns it into gunicorn's gthread worker.
+worker_class = {"gevent": "mirror_service.worker.MirrorGeventWorker", "sync": "sync"}[SERVER_SETTINGS.worker_class]
+worker_connections = SERVER_SETTINGS.worker_connections
 threads = SERVER_SETTINGS.threads
 timeout = SERVER_SETTINGS.timeout
 graceful_timeout = SERVER_SETTINGS.graceful_timeout
+# gevent: each request head (and the drain of an unread body before it) must arrive within keepalive
+# seconds of the connection opening or the previous answer (gunicorn/workers/base_async.py timeout_ctx).
 keepalive = SERVER_SETTINGS.keepalive
-# The longest request line gunicorn allows (default 4094): 1024 percent-encoded two-byte characters fit.
-# Beyond it gunicorn answers 414 itself, before the app.
-limit_request_line = 8190
+
+# Limits gunicorn checks before the app; the gevent worker answers them 414 / 431 / 400 in JSON.
+# The request line carries any valid word in any UTF-8, percent-encoded (12 bytes per character).
+limit_request_line = APP_SETTINGS.request_line_limit
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+# Forwarding headers (X-Forwarded-Proto, ...) only from configured proxies (FORWARDED_ALLOW_IPS, default
+# none: gunicorn's own default trusts 127.0.0.1, where a mesh sidecar forwards from). SCRIPT_NAME and
+# PATH_INFO never come from a header, whoever sends it: the service is mounted at /.
+forwarded_allow_ips = ",".join(SERVER_SETTINGS.forwarded_allow_ips)
+forwarder_headers = ""
+proxy_allow_ips = ""
 
 # Read-only root filesystem: the heartbeat file goes to memory, and no control socket is opened
 # (gunicorn >= 25.1 would otherwise try to create $HOME/.gunicorn/gunicorn.ctl).

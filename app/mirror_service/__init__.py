@@ -2,21 +2,21 @@
 
 `create_app()` is the application factory; gunicorn.conf.py names it (`mirror_service:create_app()`),
 so every gunicorn worker builds its own application, S3 client and metrics after the fork.
+
+The package imports nothing heavy itself: gunicorn's master reads `mirror_service.config`, and must not
+import boto3/urllib3 (they bind `ssl` directly) before the gevent worker monkey-patches it after the fork.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from mirror_service.config import ConfigError, Settings, load_settings
-from mirror_service.errors import register_error_handlers
-from mirror_service.lifecycle import Readiness
-from mirror_service.observability import Metrics, RequestTelemetry, configure_logging
-from mirror_service.routes import Services, api
-from mirror_service.storage import Storage
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["ConfigError", "Settings", "create_app"]
 
@@ -26,6 +26,14 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
 
     Raises ConfigError, with every problem in one message, when the environment is invalid.
     """
+    from flask import Flask
+
+    from mirror_service.errors import register_error_handlers
+    from mirror_service.lifecycle import Readiness
+    from mirror_service.observability import Metrics, RequestTelemetry, configure_logging
+    from mirror_service.routes import Services, api
+    from mirror_service.storage import Storage
+
     settings = load_settings(environ)
     configure_logging(settings.log_level)
 

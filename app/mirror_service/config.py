@@ -10,6 +10,7 @@ An empty variable counts as unset: deployment tooling often renders absent value
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -20,6 +21,9 @@ from urllib.parse import urlsplit
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# gevent: a connection costs a greenlet, not a worker, until its request has arrived (the default).
+# sync (one request per process) and gthread (sync with GUNICORN_THREADS > 1) stay for comparison.
+WORKER_CLASSES = ("gevent", "sync")
 # S3 bucket naming rules (the general-purpose subset; dots allowed, no IP-address check needed here).
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
@@ -48,6 +52,12 @@ class Settings:
     log_level: str = "INFO"
     max_word_length: int = 1024
 
+    @property
+    def request_line_limit(self) -> int:
+        """The longest request line to accept: one that carries any valid word in any UTF-8, percent-encoded
+        (4 bytes per character at most, 3 characters per byte), plus method, path, other parameters, version."""
+        return self.max_word_length * 12 + 512
+
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -56,11 +66,18 @@ class ServerSettings:
     host: str = "0.0.0.0"  # a container must listen on all interfaces
     port: int = 4545
     workers: int = 2
-    # 1 = gunicorn's sync worker: measured fastest for the CPU-only endpoints (bench/README.md).
+    worker_class: str = "gevent"
+    # gevent: connections one worker holds at once (open, idle, or sending their request), beyond which it
+    # stops accepting. Each held connection costs a few KB (bench/slow_clients.py).
+    worker_connections: int = 1000
+    # sync only: more than 1 makes gunicorn use its gthread worker.
     threads: int = 1
     timeout: int = 30
     graceful_timeout: int = 20
+    # gevent: also the seconds a connection has to send each complete request head (app/README.md).
     keepalive: int = 5
+    # Addresses whose X-Forwarded-* headers gunicorn believes: none unless configured.
+    forwarded_allow_ips: tuple[str, ...] = ()
     log_level: str = "INFO"
 
 
@@ -149,14 +166,35 @@ def _read_settings(read: _Reader) -> Settings:
     )
 
 
+def _is_address_list(value: str) -> bool:
+    try:
+        for item in value.split(","):
+            ipaddress.ip_network(item.strip(), strict=True)
+    except ValueError:
+        return False
+    return True
+
+
 def _read_server_settings(read: _Reader) -> ServerSettings:
+    worker_class = read.matching("GUNICORN_WORKER_CLASS", ServerSettings.worker_class, WORKER_CLASSES.__contains__,
+                                 f"one of {', '.join(WORKER_CLASSES)}")
+    keepalive = read.integer("GUNICORN_KEEPALIVE", ServerSettings.keepalive, 0, 600)
+    if worker_class == "gevent" and keepalive == 0:
+        # With keep-alive 0 gunicorn reads a request head without any deadline (workers/base_async.py).
+        read.problems.append("GUNICORN_KEEPALIVE must be at least 1 with the gevent worker: it is also the "
+                             "time a connection has to send each request head")
+    forwarded = read.matching("FORWARDED_ALLOW_IPS", "", _is_address_list,
+                              "comma-separated IP addresses or networks (CIDR), e.g. 10.0.0.0/8,::1")
     return ServerSettings(
         host=read.matching("HOST", ServerSettings.host, _HOST.fullmatch, "a host name or IP address"),
         port=read.integer("PORT", ServerSettings.port, 1, 65535),
         workers=read.integer("WEB_CONCURRENCY", ServerSettings.workers, 1, 64),
+        worker_class=worker_class,
+        worker_connections=read.integer("GUNICORN_WORKER_CONNECTIONS", ServerSettings.worker_connections, 1, 100_000),
         threads=read.integer("GUNICORN_THREADS", ServerSettings.threads, 1, 256),
         timeout=read.integer("GUNICORN_TIMEOUT", ServerSettings.timeout, 5, 3600),
         graceful_timeout=read.integer("GUNICORN_GRACEFUL_TIMEOUT", ServerSettings.graceful_timeout, 1, 3600),
-        keepalive=read.integer("GUNICORN_KEEPALIVE", ServerSettings.keepalive, 0, 600),
+        keepalive=keepalive,
+        forwarded_allow_ips=tuple(item.strip() for item in forwarded.split(",") if item.strip()),
         log_level=read.log_level(),
     )

@@ -30,9 +30,13 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+def error_body(code: str, message: str, request_id: str) -> dict:
+    """The error shape, also written by the gunicorn worker for requests refused before the app."""
+    return {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
 def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    body = {"error": {"code": code, "message": message, "request_id": current_request_id()}}
-    return json_response(body, status, headers)
+    return json_response(error_body(code, message, current_request_id()), status, headers)
 
 
 def _snake_case(name: str) -> str:

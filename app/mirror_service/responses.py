@@ -13,5 +13,9 @@ from flask import Response
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
+def encode_json(payload: Mapping[str, Any]) -> str:
+    return _ENCODER.encode(payload)
+
+
 def json_response(payload: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(_ENCODER.encode(payload), status=status, headers=headers, mimetype="application/json")
+    return Response(encode_json(payload), status=status, headers=headers, mimetype="application/json")

@@ -10,8 +10,10 @@ def test_defaults() -> None:
     settings, server = load_all({})
     assert settings == Settings(s3_bucket=None, s3_endpoint_url=None, s3_prefix="uploads/", aws_region="us-east-1",
                                 upload_token=None, app_version="0.0.0-dev", log_level="INFO", max_word_length=1024)
-    assert server == ServerSettings(host="0.0.0.0", port=4545, workers=2, threads=1, timeout=30,
-                                    graceful_timeout=20, keepalive=5, log_level="INFO")
+    assert server == ServerSettings(host="0.0.0.0", port=4545, workers=2, worker_class="gevent",
+                                    worker_connections=1000, threads=1, timeout=30, graceful_timeout=20,
+                                    keepalive=5, forwarded_allow_ips=(), log_level="INFO")
+    assert settings.request_line_limit == 1024 * 12 + 512, "1,024 four-byte characters percent-encoded fit"
 
 
 def test_every_variable_is_read() -> None:
@@ -20,10 +22,12 @@ def test_every_variable_is_read() -> None:
         "AWS_REGION": "eu-central-1", "UPLOAD_TOKEN": "x" * 16, "APP_VERSION": "1.2.3+abc", "LOG_LEVEL": "debug",
         "MAX_WORD_LENGTH": "5", "HOST": "127.0.0.1", "PORT": "8080", "WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "8",
         "GUNICORN_TIMEOUT": "60", "GUNICORN_GRACEFUL_TIMEOUT": "25", "GUNICORN_KEEPALIVE": "0",
+        "GUNICORN_WORKER_CLASS": "sync", "GUNICORN_WORKER_CONNECTIONS": "50",
+        "FORWARDED_ALLOW_IPS": "10.0.0.0/8, ::1",
     })
     assert settings == Settings("my.bucket-1", "http://127.0.0.1:5000", "a/b/", "eu-central-1", "x" * 16,
                                 "1.2.3+abc", "DEBUG", 5)
-    assert server == ServerSettings("127.0.0.1", 8080, 3, 8, 60, 25, 0, "DEBUG")
+    assert server == ServerSettings("127.0.0.1", 8080, 3, "sync", 50, 8, 60, 25, 0, ("10.0.0.0/8", "::1"), "DEBUG")
 
 
 def test_empty_means_unset() -> None:
@@ -50,6 +54,10 @@ def test_the_token_is_never_shown() -> None:
         ({"PORT": "70000"}, "PORT must be an integer between 1 and 65535, got '70000'"),
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be an integer between 1 and 64, got '0'"),
         ({"GUNICORN_THREADS": "many"}, "GUNICORN_THREADS must be an integer between 1 and 256, got 'many'"),
+        ({"GUNICORN_WORKER_CLASS": "eventlet"}, "GUNICORN_WORKER_CLASS must be one of gevent, sync, got 'eventlet'"),
+        ({"GUNICORN_KEEPALIVE": "0"}, "GUNICORN_KEEPALIVE must be at least 1 with the gevent worker"),
+        ({"FORWARDED_ALLOW_IPS": "*"}, "FORWARDED_ALLOW_IPS must be comma-separated IP addresses or networks"),
+        ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, "FORWARDED_ALLOW_IPS must be comma-separated IP addresses"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
         ({"S3_BUCKET": "Not_A_Bucket"}, "S3_BUCKET must be a valid S3 bucket name"),
         ({"S3_ENDPOINT_URL": "ftp://x"}, "S3_ENDPOINT_URL must be an http:// or https:// URL, got 'ftp://x'"),

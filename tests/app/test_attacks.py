@@ -1,0 +1,136 @@
+"""The service under attack, as an attacker or an unlucky client would try it (issue #13).
+
+Real gunicorn with the checked-in config and its defaults (2 gevent workers) on a loopback port; the
+attacks come from tests/app/attacks.py, which the image tests aim at the container the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from harness import processes
+from tests.app import attacks
+
+PROBE_TIMEOUT_SECONDS = 1.0
+HELD_PER_KIND = 100  # 300 connections at once: idle, slow headers, slow body
+KEEPALIVE_SECONDS = 2
+
+
+@pytest.fixture(scope="module")
+def service(logs_dir):
+    env = processes.service_environment(GUNICORN_KEEPALIVE=str(KEEPALIVE_SECONDS))
+    server = processes.start_service(env, logs_dir, timeout=20)
+    yield server
+    assert server.stop(timeout=15) == 0
+
+
+def test_health_answers_while_hundreds_of_slow_connections_are_held(service) -> None:
+    """Before: 2 slow connections left /api/health answering 0 of 20 probes within 1 s (sync workers)."""
+    with attacks.HeldConnections(service.url, HELD_PER_KIND) as held:
+        time.sleep(KEEPALIVE_SECONDS + 1)  # past the first timeouts: re-opened connections count too
+        results = attacks.probe(service.url, count=20, timeout=PROBE_TIMEOUT_SECONDS)
+        assert held.open_count >= 0.9 * 3 * HELD_PER_KIND, "the attack itself must be in place"
+    missed = [r for r in results if r is None]
+    assert not missed, f"{len(missed)} of {len(results)} health probes got no 200 within 1 s"
+
+
+@pytest.mark.parametrize("kind", ["slow_headers", "slow_body"])
+def test_a_connection_that_never_finishes_its_request_is_closed(service, kind) -> None:
+    """The request head (and an unread body) must arrive within GUNICORN_KEEPALIVE seconds; then the
+    server closes the connection, however steadily the client trickles."""
+    with attacks.HeldConnections(service.url, 1, kinds=(kind,), interval=0.2) as held:
+        deadline = time.monotonic() + 10 * KEEPALIVE_SECONDS
+        while held.reopened == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert held.reopened >= 1, f"a {kind} connection was still open after {10 * KEEPALIVE_SECONDS} s"
+
+
+def _get(target: str, *headers: str) -> bytes:
+    return "\r\n".join([f"GET {target} HTTP/1.1", "Host: attack", *headers, "Connection: close", "", ""]).encode()
+
+
+REFUSED = [
+    # (id, raw request, status, error code)
+    ("request-line-20KB", _get("/api/mirror?word=" + "a" * 20_000), 414, "request_line_too_long"),
+    ("request-line-70KB", _get("/api/mirror?word=" + "a" * 70_000), 414, "request_line_too_long"),
+    ("header-20KB", _get("/api/health", "X-Big: " + "a" * 20_000), 431, "headers_too_large"),
+    ("200-headers", _get("/api/health", *(f"X-H{n}: v" for n in range(200))), 431, "headers_too_large"),
+    ("body-1MB-declared", b"POST /api/upload-random HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n",
+     413, "body_too_large"),
+    ("not-http", b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n", 400, "malformed_request"),
+    ("bare-lf", b"GET /api/health HTTP/1.1\nHost: a\n\n", 400, "malformed_request"),
+    ("length-and-chunked", b"POST /api/upload-random HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "malformed_request"),
+    ("unknown-coding", _get("/api/health", "Transfer-Encoding: gzip"), 400, "malformed_request"),
+    ("bad-version", b"GET /api/health HTTP/9.9\r\nHost: a\r\n\r\n", 400, "malformed_request"),
+    ("space-in-header-name", _get("/api/health", "Bad Name: x"), 400, "malformed_request"),
+]
+
+
+@pytest.mark.parametrize(("raw", "status", "code"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+def test_requests_refused_before_the_app_answer_the_apis_json(service, raw, status, code) -> None:
+    """Before: gunicorn's HTML 414/431/400 pages without X-Request-ID."""
+    answer = attacks.exchange(service.url, raw)
+    assert answer.status == status, answer.body[:300]
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert body["error"]["code"] == code
+    assert body["error"]["request_id"] == answer.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"])
+
+
+def test_a_malformed_body_nobody_reads_gets_one_answer_then_the_connection_closes(service) -> None:
+    answer = attacks.exchange(service.url, b"GET /api/health HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                                           b"\r\nzz\r\n\r\nGET /api/health HTTP/1.1\r\nHost: a\r\n\r\n", until_close=True)
+    assert (answer.status, answer.json()) == (200, {"status": "ok"})
+    assert answer.after == b"", "no second answer on the connection"
+
+
+def test_the_longest_valid_word_in_four_byte_characters_is_mirrored(service) -> None:
+    """Before: 1,024 emoji (12 KB percent-encoded) got gunicorn's HTML 414."""
+    word = "\U0001F600" * 1024
+    encoded = "".join(f"%{byte:02X}" for byte in word.encode())
+    answer = attacks.exchange(service.url, _get(f"/api/mirror?word={encoded}"))
+    assert answer.status == 200, answer.body[:300]
+    assert answer.json() == {"transformed": word}
+    too_long = attacks.exchange(service.url, _get(f"/api/mirror?word={encoded}%F0%9F%98%80"))
+    assert (too_long.status, too_long.json()["error"]["code"]) == (400, "word_too_long")
+
+
+@pytest.mark.parametrize("headers", [
+    ("SCRIPT_NAME: /elsewhere",),
+    ("PATH_INFO: /api/upload-random",),
+    ("X-Forwarded-Proto: https", "X-Forwarded-Ssl: off"),  # contradictory: a 400 if believed
+    ("X-Forwarded-For: 203.0.113.9", "X-Forwarded-Host: evil.example", "Forwarded: for=1.2.3.4"),
+], ids=["script-name", "path-info", "contradictory-scheme", "forwarded-for"])
+def test_forwarding_headers_from_a_client_change_nothing(service, headers) -> None:
+    """Before: `SCRIPT_NAME: /elsewhere` from loopback (gunicorn trusted 127.0.0.1) answered HTML 500."""
+    answer = attacks.exchange(service.url, _get("/api/health", *headers))
+    assert answer.status == 200, answer.body[:300]
+    assert answer.json() == {"status": "ok"}
+
+
+def test_script_name_is_ignored_even_from_a_trusted_proxy(logs_dir) -> None:
+    proxied = processes.start_service(processes.service_environment(FORWARDED_ALLOW_IPS="127.0.0.1"), logs_dir)
+    try:
+        answer = attacks.exchange(proxied.url, _get("/api/health", "SCRIPT_NAME: /elsewhere"))
+        assert (answer.status, answer.json()) == (200, {"status": "ok"})
+        believed = attacks.exchange(proxied.url, _get("/api/health", "X-Forwarded-Proto: https",
+                                                      "X-Forwarded-Ssl: off"))
+        assert believed.status == 400, "from a configured proxy the scheme headers are read (and here disagree)"
+        assert believed.json()["error"]["code"] == "malformed_request"
+    finally:
+        proxied.stop(timeout=15)
+
+
+def test_refusals_are_logged_as_json_without_the_request(service) -> None:
+    marker = "SecretQueryValue"
+    attacks.exchange(service.url, _get(f"/api/mirror?word={marker}" + "a" * 20_000))
+    attacks.exchange(service.url, _get("/api/health", f"X-Big: {marker}" + "a" * 20_000))
+    time.sleep(0.2)
+    log = service.log()
+    assert marker not in log, "rejected request lines and headers stay out of the log"
+    assert '"error_code": "request_line_too_long"' in log
