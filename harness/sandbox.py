@@ -196,7 +196,7 @@ def clear_leftovers(record_path: Path, ports: dict[str, int]) -> list[str]:
             _stop_group(leftover)
     # A server the earlier run started but had not recorded yet (it died while waiting for it to answer).
     started_after = (earlier.get("supervisor") or {}).get("create_time")
-    for name, port in ports.items():
+    for port in ports.values():
         for holder in _port_holders(port):
             with contextlib.suppress(psutil.Error, OSError):
                 leader = psutil.Process(os.getpgid(holder.pid))
