@@ -4,9 +4,13 @@ Steps: start a moto server on loopback (while `terraform init` runs), plan `envs
 bucket through `modules/s3-staging`) to a file and apply that plan into the emulator, run the service
 under gunicorn with the root's `service_environment` output as soon as the bucket is built (Terraform
 goes on confirming the lifecycle configuration for about a minute), print the URLs and ready-to-paste
-curl commands, stream the service's logs, and on Ctrl-C stop the service, let Terraform finish or save
-its state, destroy the bucket and stop the emulator. Nothing is written inside the checkout except
-`.sandbox/` (ignored by git).
+curl commands, stream the service's logs, and on Ctrl-C, SIGTERM or SIGHUP (the terminal or tmux pane
+closed) stop the service, Terraform and the emulator within seconds, whatever the bucket holds. Nothing
+is written inside the checkout except `.sandbox/` (ignored by git; `SANDBOX_DIR` moves it).
+
+Every process a run starts is recorded in `.sandbox/run.json` (pid, start time, command line, port),
+so that a next run clears what a crashed or SIGKILLed run left before it starts, and refuses, with one
+clear line, a port held by anything it did not start.
 
 The same `Sandbox` class is the "platform" the environment harness (`tests/e2e`) drives for the
 sandbox environment: plan, apply, roll out (start the process), call, destroy.
@@ -14,6 +18,7 @@ sandbox environment: plan, apply, roll out (start the process), call, destroy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -22,9 +27,12 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from harness import processes, terraform
 
@@ -39,6 +47,10 @@ PLAN_FILE = "sandbox.tfplan"
 LIFECYCLE_RESOURCE = "aws_s3_bucket_lifecycle_configuration"
 # What starting the service and printing its summary take from envs/sandbox, before the apply ends.
 OUTPUTS_NEEDED_FROM_PLAN = ("bucket_name", "service_environment")
+RUN_RECORD = "run.json"
+# How long a stop gives each process before its whole group is killed: the emulator holds nothing
+# worth waiting for, and gunicorn's workers finish their in-flight requests well within this.
+STOP_GRACE_SECONDS = 5
 
 
 class SandboxError(RuntimeError):
@@ -53,12 +65,153 @@ def _port_from_env(name: str, default: int) -> int:
 
 
 def prepare_workdir(workdir: Path) -> Path:
-    """Copy the sandbox root and the modules it uses into `workdir`, keeping their relative layout."""
-    if workdir.exists():
-        shutil.rmtree(workdir)
+    """Copy the sandbox root and the modules it uses into `workdir`, keeping their relative layout.
+
+    Everything an earlier run left goes, except the record of this run's processes (`run.json`).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    for child in workdir.iterdir():
+        if child.name == RUN_RECORD:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
     for relative in ROOT_DEPENDENCIES:
         terraform.copy_root(REPO_ROOT / relative, workdir / relative)
     return workdir / ROOT_RELATIVE
+
+
+# --- Processes of this run and leftovers of earlier ones -------------------------------------------
+# A run killed with SIGKILL (or a crash, or a closed terminal before SIGHUP was handled) cannot stop
+# what it started: moto and gunicorn run in their own sessions, so no signal of ours reaches them. The
+# record below lets the next run find them again, and only them: a pid is trusted only together with
+# the process start time the kernel reports for it (a recycled pid has another), and a port holder
+# only if its process group leader runs the command the sandbox starts, launched after the recorded run.
+
+
+def _identity(process: psutil.Process) -> dict:
+    return {"pid": process.pid, "create_time": process.create_time(), "cmdline": process.cmdline()}
+
+
+def _describe(process: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        return f"pid {process.pid} ({' '.join(process.cmdline())[:120] or process.name()})"
+    return f"pid {process.pid}"
+
+
+def _same_process(recorded: dict) -> psutil.Process | None:
+    """The live process `recorded` describes, or None (gone, or its pid now belongs to another process)."""
+    try:
+        process = psutil.Process(recorded["pid"])
+        if abs(process.create_time() - recorded["create_time"]) < 0.01 and process.cmdline() == recorded["cmdline"]:
+            return process
+    except (psutil.Error, KeyError, TypeError):
+        pass
+    return None
+
+
+def _sandbox_command(cmdline: list[str], port: int) -> bool:
+    """`cmdline` is the emulator or the service exactly as this module starts them on `port`."""
+    moto = ["-m", "harness.moto_server", "-H", processes.LOOPBACK, "-p", str(port)]
+    return cmdline[1:] == moto or cmdline[1:] == processes.gunicorn_command()[1:]
+
+
+def _port_holders(port: int) -> list[psutil.Process]:
+    """The processes listening on `port` (empty if the OS will not tell us)."""
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:
+        return []
+    pids = {c.pid for c in connections if c.pid and c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port}
+    holders = []
+    for pid in sorted(pids):
+        with contextlib.suppress(psutil.Error):
+            holders.append(psutil.Process(pid))
+    return holders
+
+
+def _stop_group(leader: psutil.Process) -> None:
+    """SIGTERM the process group `leader` leads, then SIGKILL whatever is left of it."""
+    pgid = leader.pid
+    if pgid == os.getpgrp():
+        return  # never our own group
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    with contextlib.suppress(psutil.Error):
+        psutil.wait_procs([leader], timeout=STOP_GRACE_SECONDS)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(psutil.Error):
+        psutil.wait_procs([leader], timeout=STOP_GRACE_SECONDS)
+
+
+@dataclass
+class RunRecord:
+    """`run.json`: this run's supervisor, its ports and every server it started, rewritten on each change."""
+
+    path: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    started: list[dict] = field(default_factory=list)
+
+    def save(self, supervisor: psutil.Process | None = None) -> None:
+        supervisor = supervisor or psutil.Process()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"supervisor": _identity(supervisor), "ports": self.ports,
+                                         "processes": self.started}, indent=2))
+        temporary.replace(self.path)  # atomic: a run killed mid-write leaves the previous record
+
+    def add(self, server: processes.ManagedProcess) -> None:
+        with contextlib.suppress(psutil.Error):
+            self.started.append({"name": server.name, **_identity(psutil.Process(server.pid))})
+        self.save()
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def clear_leftovers(record_path: Path, ports: dict[str, int]) -> list[str]:
+    """Stop what an earlier run recorded in `record_path` left behind, then check `ports` are free.
+
+    Returns what was stopped (one line each). Raises SandboxError when that run is still going, or
+    when a port is held by a process no sandbox run started: those are never touched.
+    """
+    try:
+        earlier = json.loads(record_path.read_text())
+    except FileNotFoundError:
+        earlier = {}
+    except (OSError, ValueError):
+        earlier = {}  # a torn or foreign file: trust nothing in it
+    supervisor = _same_process(earlier.get("supervisor") or {})
+    if supervisor and supervisor.pid != os.getpid():
+        raise SandboxError(f"another `make sandbox` is running ({_describe(supervisor)}); stop it first "
+                           f"(Ctrl-C in its terminal, or kill -TERM {supervisor.pid})")
+    stopped = []
+    for recorded in earlier.get("processes", []):
+        leftover = _same_process(recorded)
+        if leftover:
+            stopped.append(f"{recorded.get('name', 'process')}, {_describe(leftover)}")
+            _stop_group(leftover)
+    # A server the earlier run started but had not recorded yet (it died while waiting for it to answer).
+    started_after = (earlier.get("supervisor") or {}).get("create_time")
+    for port in ports.values():
+        for holder in _port_holders(port):
+            with contextlib.suppress(psutil.Error, OSError):
+                leader = psutil.Process(os.getpgid(holder.pid))
+                if (started_after is not None and leader.create_time() >= started_after
+                        and _sandbox_command(leader.cmdline(), port)):
+                    stopped.append(f"{_describe(leader)} on port {port}")
+                    _stop_group(leader)
+    for name, port in ports.items():
+        if processes.port_is_open(port):
+            holders = _port_holders(port)
+            who = ", ".join(_describe(holder) for holder in holders) if holders else "a process we cannot see"
+            raise SandboxError(f"port {port} on 127.0.0.1 is held by {who}, which no `make sandbox` run started; "
+                               f"it was left alone: stop it, or set {name} to a free port")
+    record_path.unlink(missing_ok=True)
+    return stopped
 
 
 @dataclass
@@ -76,6 +229,7 @@ class Sandbox:
     planned: list[str] = field(default_factory=list)
     plan_output: str = ""
     apply_run: terraform.JsonRun | None = None
+    record: RunRecord | None = None  # `make sandbox` records its servers; the e2e test has no need to
 
     @property
     def root(self) -> Path:
@@ -103,6 +257,8 @@ class Sandbox:
         with ThreadPoolExecutor(max_workers=1) as pool:
             initialised = pool.submit(self.init)
             self.emulator = processes.start_moto(self.logs_dir, port=self.emulator_port)
+            if self.record:
+                self.record.add(self.emulator)
             initialised.result()
 
     def plan(self, *extra: str):
@@ -156,6 +312,8 @@ class Sandbox:
         env = processes.service_environment(**settings)
         self.service = processes.start_service(env, self.logs_dir, port=self.service_port,
                                                ready_path="/api/ready", timeout=30)
+        if self.record:
+            self.record.add(self.service)
         return self.service
 
     def destroy(self) -> None:
@@ -175,6 +333,27 @@ class Sandbox:
             if self.emulator:
                 self.emulator.stop(timeout=10)
 
+    def discard(self) -> None:
+        """Stop everything within seconds, however many objects the bucket holds, without `terraform destroy`.
+
+        The emulator keeps every bucket and object in its own memory, so stopping it removes them all
+        at once; a destroy first would only delete them one request at a time (with force_destroy, every
+        object version: 40,000 uploads took over 120 s). What is thrown away instead is the local state,
+        which then describes resources that no longer exist. `destroy()` stays for the e2e test, where
+        an empty bucket list afterwards proves the root destroys cleanly.
+        """
+        if self.service:
+            self.service.stop(timeout=STOP_GRACE_SECONDS)
+        if self.apply_run:
+            # SIGINT, then a kill: whatever it would save describes the emulator that is about to go.
+            self.apply_run.interrupt(grace=STOP_GRACE_SECONDS)
+        if self.emulator:
+            self.emulator.stop(timeout=STOP_GRACE_SECONDS)
+        for leftover in ("terraform.tfstate", "terraform.tfstate.backup", PLAN_FILE):
+            (self.root / leftover).unlink(missing_ok=True)
+        if self.record:
+            self.record.remove()
+
 
 def _stream(path: Path, stop: threading.Event) -> None:
     """Echo the service's log lines to our stdout while it runs (the process writes to a file)."""
@@ -182,10 +361,24 @@ def _stream(path: Path, stop: threading.Event) -> None:
         while not stop.is_set():
             line = log.readline()
             if line:
-                sys.stdout.write(line)
-                sys.stdout.flush()
+                if not _say(line.rstrip("\n")):
+                    return  # the terminal is gone
             else:
                 time.sleep(0.2)
+
+
+def _say(text: str, error: bool = False) -> bool:
+    """Print one line; False once the terminal is gone (a closed pane answers writes with EIO).
+
+    From then on output goes nowhere, so that stopping after SIGHUP never fails on a print.
+    """
+    try:
+        print(text, file=sys.stderr if error else sys.stdout, flush=True)
+        return True
+    except (OSError, ValueError):
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - replaces stdout/stderr until exit
+        sys.stdout = sys.stderr = devnull
+        return False
 
 
 def _bucket_summary(sandbox: Sandbox) -> list[str]:
@@ -224,103 +417,132 @@ def _bucket_summary(sandbox: Sandbox) -> list[str]:
     ]
 
 
+def _ready_lines(sandbox: Sandbox, service: processes.ManagedProcess, token: str, token_from_env: bool,
+                 started: float) -> list[str]:
+    url, bucket = service.url, sandbox.outputs["bucket_name"]
+    prefix = sandbox.outputs["service_environment"]["S3_PREFIX"]
+    lines = [
+        "",
+        f"  ready in {time.monotonic() - started:.1f}s",
+        f"  service        {url}   (health {url}/api/health, metrics {url}/metrics)",
+        f"  S3 emulator    {sandbox.emulator.url}   bucket {bucket}",
+        f"  upload token   {token}" + ("   (from UPLOAD_TOKEN)" if token_from_env else "   (generated; set UPLOAD_TOKEN to choose one)"),
+        "",
+        "  bucket hardening (read back from the emulator):",
+        *(f"    {line}" for line in _bucket_summary(sandbox)),
+        "",
+        "  try:",
+        f"    curl '{url}/api/mirror?word=fOoBar25'",
+        f"    curl -X POST -H 'Authorization: Bearer {token}' {url}/api/upload-random",
+        f"    curl {url}/api/ready",
+        f"    .venv/bin/python -c \"import boto3; s3 = boto3.client('s3', endpoint_url='{sandbox.emulator.url}', "
+        f"region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x'); "
+        f"[print(o['Key'], s3.get_object(Bucket='{bucket}', Key=o['Key'])['Body'].read().decode().strip()) "
+        f"for o in s3.list_objects_v2(Bucket='{bucket}', Prefix='{prefix}').get('Contents', [])]\"",
+        "",
+        "  Ctrl-C (or closing this terminal) stops the service and the emulator within seconds;",
+        "  the bucket and its objects live in the emulator's memory and go with it.",
+        "",
+    ]
+    if sandbox.apply_run.process.poll() is None:
+        lines[-3:-3] = ["  terraform apply is still running: the AWS provider confirms the lifecycle configuration",
+                        "  by reading it back 10 times over ~55 s (it does the same against AWS); the bucket and",
+                        "  its rules are already in place.", ""]
+    return lines
+
+
+def _run(sandbox: Sandbox, stop_requested: threading.Event, stop_streaming: threading.Event, token: str,
+         token_from_env: bool) -> int:
+    """Start the sandbox and serve until a signal or a failure; each step gives way to a signal."""
+    started = time.monotonic()
+    _say(f"sandbox: starting the S3 emulator (moto) on 127.0.0.1:{sandbox.emulator_port} and initialising envs/sandbox ...")
+    sandbox.start()
+    if stop_requested.is_set():
+        return 0
+    _say("sandbox: applying envs/sandbox (bucket via modules/s3-staging) ...")
+    apply_run = sandbox.start_apply()
+    if not apply_run.wait_for(lambda run: stop_requested.is_set() or sandbox.bucket_built(run),
+                              timeout=APPLY_TIMEOUT_SECONDS):
+        apply_run.wait(timeout=APPLY_TIMEOUT_SECONDS)  # raises with Terraform's errors if it failed
+    if stop_requested.is_set():
+        return 0
+    _say(f"sandbox: starting the service under gunicorn on 127.0.0.1:{sandbox.service_port} ...")
+    service = sandbox.start_service()
+    _say("\n".join(_ready_lines(sandbox, service, token, token_from_env, started)))
+    threading.Thread(target=_stream, args=(service.log_path, stop_streaming), daemon=True).start()
+    apply_reported = False
+    while not stop_requested.is_set():
+        if not service.alive() or not sandbox.emulator.alive():
+            _say("sandbox: the service or the emulator stopped unexpectedly; shutting down", error=True)
+            return 1
+        if not apply_reported and apply_run.process.poll() is not None:
+            apply_reported = True
+            if apply_run.wait(check=False) != 0:
+                _say("sandbox: terraform apply failed:\n" + "\n".join(apply_run.errors()), error=True)
+                return 1
+            _say(f"sandbox: terraform apply complete after {time.monotonic() - started:.0f}s; "
+                 "state in .sandbox/envs/sandbox")
+        stop_requested.wait(0.5)
+    return 0
+
+
 def main() -> int:
+    sandbox_dir = Path(os.environ.get("SANDBOX_DIR", "").strip() or REPO_ROOT / ".sandbox")
+    stop_requested = threading.Event()
+
+    # Ctrl-C, SIGTERM and SIGHUP (terminal window or tmux pane closed) all mean "stop now". The handler
+    # only sets a flag: every step of the run checks it, and the stop itself takes seconds, so there is
+    # no second-signal path that could abandon the emulator or the service half stopped.
+    def on_signal(_signum, _frame):
+        stop_requested.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+
     try:
         service_port = _port_from_env("PORT", DEFAULT_SERVICE_PORT)
         emulator_port = _port_from_env("SANDBOX_S3_PORT", DEFAULT_EMULATOR_PORT)
         if service_port == emulator_port:
             raise SandboxError(f"PORT and SANDBOX_S3_PORT must differ (both are {service_port})")
-        for name, port in (("PORT", service_port), ("SANDBOX_S3_PORT", emulator_port)):
-            if processes.port_is_open(port):
-                raise SandboxError(f"port {port} is already in use on 127.0.0.1; stop what holds it or set {name}")
+        ports = {"PORT": service_port, "SANDBOX_S3_PORT": emulator_port}
+        for line in clear_leftovers(sandbox_dir / RUN_RECORD, ports):
+            _say(f"sandbox: stopped {line}, left running by an earlier run")
     except SandboxError as error:
-        print(f"sandbox: {error}", file=sys.stderr)
+        _say(f"sandbox: {error}", error=True)
         return 2
 
     token_from_env = os.environ.get("UPLOAD_TOKEN", "")
     token = token_from_env or secrets.token_urlsafe(24)
-    sandbox = Sandbox(workdir=REPO_ROOT / ".sandbox", service_port=service_port,
-                      emulator_port=emulator_port, upload_token=token)
+    record = RunRecord(sandbox_dir / RUN_RECORD, ports=ports)
+    record.save()
+    sandbox = Sandbox(workdir=sandbox_dir, service_port=service_port, emulator_port=emulator_port,
+                      upload_token=token, record=record)
     stop_streaming = threading.Event()
-    interrupted = threading.Event()
-
-    def on_signal(signum, _frame):
-        if interrupted.is_set():  # a second Ctrl-C: skip the tidy destroy, just stop the processes
-            raise KeyboardInterrupt
-        interrupted.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-
-    started = time.monotonic()
+    code = 1
     try:
-        print(f"sandbox: starting the S3 emulator (moto) on 127.0.0.1:{emulator_port} and initialising envs/sandbox ...", flush=True)
-        sandbox.start()
-        print("sandbox: applying envs/sandbox (bucket via modules/s3-staging) ...", flush=True)
-        apply_run = sandbox.start_apply()
-        if not apply_run.wait_for(sandbox.bucket_built, timeout=APPLY_TIMEOUT_SECONDS):
-            apply_run.wait(timeout=APPLY_TIMEOUT_SECONDS)  # raises with Terraform's errors if it failed
-        print(f"sandbox: starting the service under gunicorn on 127.0.0.1:{service_port} ...", flush=True)
-        service = sandbox.start_service()
-        url, bucket = service.url, sandbox.outputs["bucket_name"]
-        prefix = sandbox.outputs["service_environment"]["S3_PREFIX"]
-        lines = [
-            "",
-            f"  ready in {time.monotonic() - started:.1f}s",
-            f"  service        {url}   (health {url}/api/health, metrics {url}/metrics)",
-            f"  S3 emulator    {sandbox.emulator.url}   bucket {bucket}",
-            f"  upload token   {token}" + ("   (from UPLOAD_TOKEN)" if token_from_env else "   (generated; set UPLOAD_TOKEN to choose one)"),
-            "",
-            "  bucket hardening (read back from the emulator):",
-            *(f"    {line}" for line in _bucket_summary(sandbox)),
-            "",
-            "  try:",
-            f"    curl '{url}/api/mirror?word=fOoBar25'",
-            f"    curl -X POST -H 'Authorization: Bearer {token}' {url}/api/upload-random",
-            f"    curl {url}/api/ready",
-            f"    .venv/bin/python -c \"import boto3; s3 = boto3.client('s3', endpoint_url='{sandbox.emulator.url}', "
-            f"region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x'); "
-            f"[print(o['Key'], s3.get_object(Bucket='{bucket}', Key=o['Key'])['Body'].read().decode().strip()) "
-            f"for o in s3.list_objects_v2(Bucket='{bucket}', Prefix='{prefix}').get('Contents', [])]\"",
-            "",
-            "  Ctrl-C stops the service, destroys the bucket and stops the emulator.",
-            "",
-        ]
-        if apply_run.process.poll() is None:
-            lines[-2:-2] = ["  terraform apply is still running: the AWS provider confirms the lifecycle configuration",
-                            "  by reading it back 10 times over ~55 s (it does the same against AWS); the bucket and",
-                            "  its rules are already in place.", ""]
-        print("\n".join(lines), flush=True)
-        threading.Thread(target=_stream, args=(service.log_path, stop_streaming), daemon=True).start()
-        apply_reported = False
-        while not interrupted.is_set():
-            if not service.alive() or not sandbox.emulator.alive():
-                print("sandbox: the service or the emulator stopped unexpectedly; shutting down", file=sys.stderr)
-                break
-            if not apply_reported and apply_run.process.poll() is not None:
-                apply_reported = True
-                if apply_run.wait(check=False) != 0:
-                    print("sandbox: terraform apply failed:\n" + "\n".join(apply_run.errors()), file=sys.stderr)
-                    break
-                print(f"sandbox: terraform apply complete after {time.monotonic() - started:.0f}s; "
-                      "state in .sandbox/envs/sandbox", flush=True)
-            interrupted.wait(0.5)
-        print("\nsandbox: stopping ...", flush=True)
-        stop_streaming.set()
-        sandbox.stop(destroy=True)
-        print("sandbox: stopped; no process or port left behind", flush=True)
-        return 0
-    except KeyboardInterrupt:
-        stop_streaming.set()
-        sandbox.stop(destroy=False)
-        print("\nsandbox: stopped without destroying (second Ctrl-C); the emulator's data went with it")
-        return 130
+        code = _run(sandbox, stop_requested, stop_streaming, token, bool(token_from_env))
     except (SandboxError, RuntimeError, TimeoutError) as error:
+        if stop_requested.is_set():
+            code = 0  # a step the signal reached too (Terraform shares our terminal) failed: nothing to report
+        else:
+            _say(f"sandbox: {error}", error=True)
+            _say(f"sandbox: logs are in {sandbox.logs_dir}", error=True)
+    except Exception as error:  # noqa: BLE001 - one line here; the traceback goes to a file, not the terminal
+        sandbox.logs_dir.mkdir(parents=True, exist_ok=True)
+        details = sandbox.logs_dir / "sandbox-error.log"
+        details.write_text(traceback.format_exc())
+        _say(f"sandbox: unexpected {type(error).__name__}: {error} (details in {details})", error=True)
+    finally:
         stop_streaming.set()
-        sandbox.stop(destroy=False)
-        print(f"sandbox: {error}", file=sys.stderr)
-        print(f"sandbox: logs are in {sandbox.logs_dir}", file=sys.stderr)
-        return 1
+        _say("\nsandbox: stopping ...")
+        try:
+            sandbox.discard()
+            _say("sandbox: stopped; no process or port left behind")
+        except Exception as error:  # noqa: BLE001 - never a traceback; the record lets the next run finish the job
+            _say(f"sandbox: could not stop everything ({type(error).__name__}: {error}); "
+                 "the next `make sandbox` stops what is left", error=True)
+            code = code or 1
+    return code
 
 
 if __name__ == "__main__":

@@ -1,9 +1,7 @@
-"""Helpers of the environment harness: bounded retries, and the reason an environment cannot run."""
+"""Helpers of the environment harness: bounded retries (cluster access is in harness/kube.py)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 
@@ -25,19 +23,3 @@ def retry(call: Callable[[], requests.Response], accept: Callable[[requests.Resp
             last = error
         time.sleep(interval)
     raise AssertionError(f"{what} did not succeed within {timeout:.0f}s; last answer: {last}")
-
-
-def kube_context_problem(context: str) -> str | None:
-    """None when `context` answers its API server's /readyz; otherwise the reason it cannot be used."""
-    if not shutil.which("kubectl"):
-        return "kubectl is not installed"
-    try:
-        result = subprocess.run(["kubectl", "--context", context, "get", "--raw", "/readyz", "--request-timeout=5s"],
-                                capture_output=True, text=True, timeout=15)
-    except subprocess.TimeoutExpired:
-        return f"kubectl context '{context}' did not answer within 15s"
-    if result.returncode != 0:
-        return f"kubectl context '{context}' is not reachable: {(result.stderr or result.stdout).strip()[:200]}"
-    return None
-
-

@@ -25,8 +25,8 @@ import pytest
 import requests
 from botocore.config import Config
 
-from harness import processes, terraform
-from tests.e2e.support import kube_context_problem, retry
+from harness import kube, processes, terraform
+from tests.e2e.support import retry
 
 pytestmark = pytest.mark.e2e
 REPO_ROOT = processes.REPO_ROOT
@@ -50,30 +50,6 @@ def _copy_layout(workdir: Path, env_name: str) -> Path:
     return workdir / "envs" / env_name
 
 
-def _kubectl(context: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["kubectl", "--context", context, *args], capture_output=True, text=True, timeout=timeout)
-
-
-class PortForward:
-    """`kubectl port-forward` to a Service on a free loopback port, stopped on exit."""
-
-    def __init__(self, context: str, namespace: str, service: str, log_dir: Path):
-        self.port = processes.free_port()
-        self.process = processes.spawn(
-            f"port-forward-{self.port}",
-            ["kubectl", "--context", context, "-n", namespace, "port-forward", f"svc/{service}", f"{self.port}:80"],
-            dict(os.environ), log_dir,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process.wait_until(lambda: processes.port_is_open(self.port), 30, "forwarding")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.process.stop(timeout=5)
-
-
 def _exercise(url: str, token: str, s3, bucket: str, prefix: str) -> None:
     """The calls every environment must answer, and the object the upload must leave in the bucket."""
     health = retry(lambda: requests.get(f"{url}/api/health", timeout=5), lambda r: r.status_code == 200,
@@ -91,7 +67,7 @@ def _exercise(url: str, token: str, s3, bucket: str, prefix: str) -> None:
     assert body.lstrip("-").isdigit(), f"object {key} holds {body!r}, not an integer"
 
 
-def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str], context: str, logs_dir: Path,
+def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str], context: str, item,
                         s3, token: str, init_args: list[str], before_rollout=None) -> None:
     var_args = [f"-var={k}={v}" for k, v in tf_vars.items()]
     terraform.run(["init", "-input=false", "-no-color", *init_args], cwd=root, env=env)
@@ -110,11 +86,15 @@ def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str]
         namespace, release = outputs["namespace"], outputs["release_name"]
         if before_rollout:
             before_rollout()
-        rollout = _kubectl(context, "-n", namespace, "rollout", "status", f"deployment/{outputs['deployment_name']}",
-                           "--timeout=300s", timeout=330)
-        assert rollout.returncode == 0, f"rollout of {release} did not finish: {rollout.stderr}"
-        with PortForward(context, namespace, outputs["service_name"], logs_dir) as forward:
-            _exercise(forward.url, token, s3, outputs["bucket_name"], outputs["object_prefix"])
+        cluster = kube.connect(context)
+        # On any failure from here on, the report carries the namespace's events, pod statuses and logs.
+        with kube.attach_diagnostics_on_failure(item, cluster, namespace):
+            kube.wait_for_rollout(cluster, namespace, outputs["deployment_name"], timeout=300)
+            with kube.PortForward.to_service(cluster, namespace, outputs["service_name"], 80) as forward:
+                # What `helm test` would run, from the release's own hooks, against the forwarded Service.
+                kube.run_test_hooks(kube.release_test_hooks(cluster, namespace, release),
+                                    f"http://{outputs['service_name']}:80", forward.url)
+                _exercise(forward.url, token, s3, outputs["bucket_name"], outputs["object_prefix"])
         second = terraform.run(["plan", "-input=false", "-no-color", "-detailed-exitcode", *var_args], cwd=root,
                                env=env, check=False, timeout=900)
         assert second.returncode == 0, f"second plan is not empty:\n{second.stdout[-3000:]}"
@@ -124,11 +104,11 @@ def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str]
                           timeout=3600)
 
 
-def test_local_minikube_environment(tmp_path, unique_name, selected_environments, logs_dir):
+def test_local_minikube_environment(tmp_path, unique_name, selected_environments, logs_dir, request):
     if selected_environments and "local" not in selected_environments:
         pytest.skip(f"E2E_ENVIRONMENTS={','.join(sorted(selected_environments))} does not include local")
     context = os.environ.get("E2E_KUBE_CONTEXT", "minikube")
-    problem = kube_context_problem(context)
+    problem = kube.context_problem(context)
     if problem:
         pytest.skip(f"local: {problem}; start Minikube (`minikube start`) or set E2E_KUBE_CONTEXT to a kind context")
     root = _copy_layout(tmp_path, "local")
@@ -167,12 +147,12 @@ def test_local_minikube_environment(tmp_path, unique_name, selected_environments
                 "E2E_EMULATOR_IN_CLUSTER", f"http://host.minikube.internal:{emulator_port}"),
         }
         env = {**env, "TF_VAR_upload_token": token}
-        _apply_call_destroy(root, env, tf_vars, context, tmp_path, s3, token, init_args=[])
+        _apply_call_destroy(root, env, tf_vars, context, request.node, s3, token, init_args=[])
     finally:
         emulator.stop(timeout=10)
 
 
-def test_aws_eks_environment(tmp_path, unique_name, selected_environments, monkeypatch):
+def test_aws_eks_environment(tmp_path, unique_name, selected_environments, monkeypatch, request):
     if selected_environments and "aws" not in selected_environments:
         pytest.skip(f"E2E_ENVIRONMENTS={','.join(sorted(selected_environments))} does not include aws")
     if os.environ.get("E2E_AWS") != "1":
@@ -197,8 +177,9 @@ def test_aws_eks_environment(tmp_path, unique_name, selected_environments, monke
     backend = os.environ["E2E_AWS_BACKEND"]
     state_key = f"e2e/{suffix}/terraform.tfstate"
     init_args = [f"-backend-config={backend}", f"-backend-config=key={state_key}"]
-    # A kubeconfig of our own for kubectl (rollout, port-forward), written once the cluster exists;
-    # the Terraform providers authenticate with `aws eks get-token` on their own.
+    # A kubeconfig of our own for harness.kube (rollout, port-forward, hooks), written once the cluster
+    # exists; its `aws eks get-token` exec entry is run by the kubernetes client as by kubectl. The
+    # Terraform providers authenticate with `aws eks get-token` on their own.
     region = boto3.session.Session().region_name or "us-east-1"
     context = f"mirror-e2e-{suffix}"
     kubeconfig = tmp_path / "kubeconfig"
@@ -210,5 +191,5 @@ def test_aws_eks_environment(tmp_path, unique_name, selected_environments, monke
         subprocess.run(["aws", "eks", "update-kubeconfig", "--name", tf_vars["cluster_name"], "--region", region,
                         "--alias", context, "--kubeconfig", str(kubeconfig)], check=True, capture_output=True)
 
-    _apply_call_destroy(root, env, tf_vars, context, tmp_path, boto3.client("s3", region_name=region), token,
+    _apply_call_destroy(root, env, tf_vars, context, request.node, boto3.client("s3", region_name=region), token,
                         init_args=init_args, before_rollout=write_kubeconfig)
