@@ -52,8 +52,9 @@ bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs
 	$(PY) -m bench.mirror
 	$(PY) -m bench.terraform_apply
 
-docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs
+docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs and the chart's parameter table
 	$(PY) -m harness.tfdocs --write
+	$(PY) -m tests.modules.kubernetes_app.chart_readme --write
 
 fmt: ## format all Terraform
 	terraform fmt -recursive
