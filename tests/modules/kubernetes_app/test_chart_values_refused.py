@@ -132,11 +132,13 @@ def test_lint_reports_schema_violations_but_not_template_rules():
 
 def test_refusals_never_echo_a_secret():
     secrets = {"existingSecret": "", "uploadToken": TOKEN,
-               "awsAccessKeyId": "AKIAEXAMPLEKEY", "awsSecretAccessKey": "s3cr3t-key-value"}
+               "awsAccessKeyId": "AKIAEXAMPLEKEY", "awsSecretAccessKey": "s3cr3t-key-value",
+               "registryServer": "", "registryUsername": "", "registryPassword": "registry-t0ken-value"}
     values = rendering.merged(PROD, {"secrets": secrets})
     with pytest.raises(helm_python.HelmRenderError) as refused:
         rendering.render(values)
-    for secret in (TOKEN, "AKIAEXAMPLEKEY", "s3cr3t-key-value"):
+    assert "go together" in str(refused.value), "the half-set registry credential is among the refusals"
+    for secret in (TOKEN, "AKIAEXAMPLEKEY", "s3cr3t-key-value", "registry-t0ken-value"):
         assert secret not in str(refused.value)
 
 
