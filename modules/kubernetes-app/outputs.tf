@@ -62,7 +62,7 @@ output "chart_sha256" {
 }
 
 output "url" {
-  description = "Base URL of the service through the Ingress (https only when ingress.certificate_arn or ingress.tls_secret_name is set); null without an Ingress."
+  description = "Base URL of the service through the Ingress, `<scheme>://<host>` (https only when ingress.certificate_arn or ingress.tls_secret_name is set; the routes are under /api/); null without an Ingress."
   value       = local.url
   depends_on  = [helm_release.this]
 }

@@ -133,8 +133,10 @@ locals {
 
   # How a caller reaches the release: through the Ingress when there is one (https only where TLS is
   # configured: an ACM certificate on the ALB, or a TLS Secret), otherwise through a port-forward.
+  # The host's root: ingress.path only selects which requests reach the Service (no rewrite), and the
+  # service's routes are /api/... either way.
   ingress_tls = var.ingress.certificate_arn != null || var.ingress.tls_secret_name != null
-  url         = var.ingress.enabled ? "${local.ingress_tls ? "https" : "http"}://${var.ingress.host}${trimsuffix(var.ingress.path, "/")}" : null
+  url         = var.ingress.enabled ? "${local.ingress_tls ? "https" : "http"}://${var.ingress.host}" : null
   base_url    = coalesce(local.url, "http://127.0.0.1:8080")
   curl_commands = concat(
     var.ingress.enabled ? [] : ["kubectl -n ${var.namespace} port-forward svc/${var.release_name} 8080:80 &"],
