@@ -12,6 +12,10 @@ locals {
 
   service_account_name = coalesce(var.service_account_name, var.release_name)
 
+  # Environment variables extra_env may not set: the chart's schema keeps the one list (tests check that it
+  # covers every variable the ConfigMap renders).
+  reserved_env_names = jsondecode(file("${local.chart_dir}/values.schema.json")).properties.config.properties.extraEnv.propertyNames.not.enum
+
   # Optional attributes are left out rather than sent as null: a null would delete the chart's default.
   http_route_parent_refs = [
     for ref in var.http_route.parent_refs : {

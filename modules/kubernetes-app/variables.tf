@@ -492,13 +492,10 @@ variable "extra_env" {
   }
 
   validation {
-    condition = length(setintersection(keys(var.extra_env), [
-      "PORT", "HOST", "S3_BUCKET", "S3_PREFIX", "S3_ENDPOINT_URL", "AWS_REGION", "APP_VERSION", "LOG_LEVEL",
-      "MAX_WORD_LENGTH", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT",
-      "GUNICORN_KEEPALIVE", "TMPDIR", "PROMETHEUS_MULTIPROC_DIR", "PYTHONDONTWRITEBYTECODE",
-      "UPLOAD_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    ])) == 0
-    error_message = "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / existing_secret_name)."
+    # The names the chart sets itself or reads from its Secret: one list, in the chart's values.schema.json
+    # (config.extraEnv.propertyNames), read by values.tf.
+    condition     = length(setintersection(keys(var.extra_env), local.reserved_env_names)) == 0
+    error_message = "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / existing_secret_name): ${join(", ", sort(setintersection(keys(var.extra_env), local.reserved_env_names)))}."
   }
 }
 

@@ -508,3 +508,17 @@ def test_notes_explain_how_to_reach_and_test_the_release():
     notes = rendering.render_templates(rendering.ci_value_sets()["minimal"])["mirror-service/templates/NOTES.txt"]
     assert "port-forward svc/" in notes and f"helm test {rendering.RELEASE}" in notes
     assert "set image.digest" in notes
+
+
+def test_extra_env_refuses_every_variable_the_chart_renders():
+    """values.schema.json's list of reserved names is the one list (the module's extra_env validation reads it):
+    a variable added to the ConfigMap or the Secret without being reserved there could be shadowed by extraEnv."""
+    schema = json.loads((rendering.CHART_DIR / "values.schema.json").read_text())
+    reserved = set(schema["properties"]["config"]["properties"]["extraEnv"]["propertyNames"]["not"]["enum"])
+    rendered = set()
+    for manifests in rendering.rendered_ci_sets().values():
+        rendered |= set(rendering.only(manifests, "ConfigMap")["data"])
+        rendered |= {key for secret in rendering.of_kind(manifests, "Secret") if secret["type"] == "Opaque"
+                     for key in secret["data"]}
+    rendered -= {"FEATURE_FLAGS"}  # the prod set's own extraEnv entry
+    assert rendered <= reserved, f"reserve these in config.extraEnv.propertyNames: {sorted(rendered - reserved)}"
