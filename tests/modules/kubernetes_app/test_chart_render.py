@@ -79,7 +79,7 @@ def test_labels_follow_helm_practice_and_selectors_stay_minimal(name):
     assert rendering.only(manifests, "Service")["spec"]["selector"] == SELECTOR
     for manifest in manifests:
         labels = manifest["metadata"]["labels"]
-        assert labels["helm.sh/chart"] == "mirror-service-0.1.0"
+        assert labels["helm.sh/chart"] == "mirror-service-0.2.0"
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
         assert labels["app.kubernetes.io/instance"] == rendering.RELEASE
         assert "app.kubernetes.io/version" in labels
