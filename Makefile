@@ -56,8 +56,9 @@ bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs
 validate: $(VENV)/.installed ## terraform init + validate of every root, example and module (offline: helm stand-in)
 	$(PY) -m harness.validate
 
-docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs
+docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs and the chart's parameter table
 	$(PY) -m harness.tfdocs --write
+	$(PY) -m tests.modules.kubernetes_app.chart_readme --write
 
 fmt: ## format all Terraform
 	terraform fmt -recursive

@@ -1,6 +1,6 @@
-# Inputs of the release itself, then the secrets, then the chart settings. The chart settings are
-# declared exactly as in ./modules/values (same types, defaults and validations; tests/chart compare
-# them), so a wrong value is reported here, at the caller's variable.
+# Every input of the module, declared once: the release itself, then the secrets, then the chart
+# settings. values.tf maps the chart settings onto the chart's values and secrets.tf the secrets onto
+# set_sensitive entries; a chart setting's type and validation live here and nowhere else in Terraform.
 
 variable "namespace" {
   description = "Namespace of the release. Label it `pod-security.kubernetes.io/enforce: restricted` where you create it; the chart satisfies that profile."
@@ -117,7 +117,29 @@ variable "s3_secret_access_key" {
   }
 }
 
-# Chart settings (same declarations as ./modules/values).
+variable "image_pull_credentials" {
+  description = "Credentials of a private registry (e.g. a GitLab deploy token for $CI_REGISTRY_IMAGE): the chart creates a `kubernetes.io/dockerconfigjson` Secret from them in the release, so a fresh cluster pulls the image in the same apply. Null for ECR, which the nodes' IAM role pulls from without a Secret."
+  type = object({
+    registry = string
+    username = string
+    password = string
+  })
+  default   = null
+  sensitive = true
+
+  validation {
+    condition     = var.image_pull_credentials == null ? true : can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$", var.image_pull_credentials.registry))
+    error_message = "image_pull_credentials.registry must be a registry host, optionally with a port, without scheme or path, e.g. \"registry.gitlab.com\"."
+  }
+
+  validation {
+    # Like the other secrets, these reach Helm as `--set-string` expressions (see upload_token).
+    condition     = var.image_pull_credentials == null ? true : alltrue([for value in [var.image_pull_credentials.username, var.image_pull_credentials.password] : can(regex("^[A-Za-z0-9._~+/=@-]{1,512}$", value))])
+    error_message = "image_pull_credentials.username and .password must be 1-512 characters from A-Z a-z 0-9 . _ ~ + / = @ - (GitLab deploy tokens and ECR-style tokens are)."
+  }
+}
+
+# Chart settings (values.tf turns them into the chart's values).
 
 variable "release_name" {
   description = "Helm release name; also the name of the Deployment, Service, ConfigMap and ServiceAccount (fullnameOverride)."
@@ -172,7 +194,7 @@ variable "image_digest" {
 }
 
 variable "image_pull_secrets" {
-  description = "Names of `kubernetes.io/dockerconfigjson` Secrets in the namespace the pods pull the image with (a private registry such as GitLab's). Create them outside Terraform: a registry credential does not belong in state."
+  description = "Names of existing `kubernetes.io/dockerconfigjson` Secrets in the namespace the pods pull the image with, managed outside Terraform (External Secrets, ...). To have the release create one, pass image_pull_credentials instead."
   type        = list(string)
   default     = []
   nullable    = false
@@ -211,7 +233,7 @@ variable "replicas" {
 }
 
 variable "autoscaling" {
-  description = "HorizontalPodAutoscaler on CPU utilisation (relative to resources.requests.cpu). When enabled the Deployment leaves replicas to the HPA."
+  description = "HorizontalPodAutoscaler on CPU utilisation (relative to resources.requests.cpu). Off by default: it needs the resource metrics API (metrics-server, e.g. the EKS `metrics-server` add-on), without which its targets stay `<unknown>` and it never scales. When enabled the Deployment leaves replicas to the HPA."
   type = object({
     enabled                           = optional(bool, false)
     min_replicas                      = optional(number, 2)
@@ -340,12 +362,14 @@ variable "resources" {
 }
 
 variable "ingress" {
-  description = "Optional Ingress (networking.k8s.io/v1) on the Service's port 80. Ingress-NGINX is retired: prefer http_route where a Gateway exists."
+  description = "Optional Ingress (networking.k8s.io/v1) on the Service's port 80. With class_name \"alb\" (AWS Load Balancer Controller) the chart targets the pods by IP (the Service is ClusterIP), health-checks /api/ready, uses `scheme`, and serves HTTPS with `certificate_arn` (an ACM certificate; HTTP then redirects). Other controllers terminate TLS with the Secret named by tls_secret_name. Ingress-NGINX is retired: prefer http_route where a Gateway exists."
   type = object({
     enabled         = optional(bool, false)
     class_name      = optional(string, "")
     host            = optional(string)
     path            = optional(string, "/")
+    scheme          = optional(string, "internal")
+    certificate_arn = optional(string)
     tls_secret_name = optional(string)
     annotations     = optional(map(string), {})
   })
@@ -360,6 +384,22 @@ variable "ingress" {
   validation {
     condition     = startswith(var.ingress.path, "/")
     error_message = "ingress.path must start with '/'."
+  }
+
+  validation {
+    # The AWS Load Balancer Controller's own default is internal; asking for it keeps the exposure a decision.
+    condition     = contains(["internal", "internet-facing"], var.ingress.scheme)
+    error_message = "ingress.scheme must be \"internal\" (reachable inside the VPC only) or \"internet-facing\" (public ALB)."
+  }
+
+  validation {
+    condition     = var.ingress.certificate_arn == null || (var.ingress.class_name == "alb" && can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$", coalesce(var.ingress.certificate_arn, "-"))))
+    error_message = "ingress.certificate_arn must be an ACM certificate ARN such as \"arn:aws:acm:eu-west-1:123456789012:certificate/<id>\", and needs ingress.class_name = \"alb\" (other controllers take tls_secret_name)."
+  }
+
+  validation {
+    condition     = var.ingress.tls_secret_name == null || var.ingress.class_name != "alb"
+    error_message = "ingress.tls_secret_name does not give an ALB a certificate: with class_name \"alb\" set ingress.certificate_arn (ACM) instead."
   }
 }
 
@@ -452,13 +492,10 @@ variable "extra_env" {
   }
 
   validation {
-    condition = length(setintersection(keys(var.extra_env), [
-      "PORT", "HOST", "S3_BUCKET", "S3_PREFIX", "S3_ENDPOINT_URL", "AWS_REGION", "APP_VERSION", "LOG_LEVEL",
-      "MAX_WORD_LENGTH", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT",
-      "GUNICORN_KEEPALIVE", "TMPDIR", "PROMETHEUS_MULTIPROC_DIR", "PYTHONDONTWRITEBYTECODE",
-      "UPLOAD_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    ])) == 0
-    error_message = "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / existing_secret_name)."
+    # The names the chart sets itself or reads from its Secret: one list, in the chart's values.schema.json
+    # (config.extraEnv.propertyNames), read by values.tf.
+    condition     = length(setintersection(keys(var.extra_env), local.reserved_env_names)) == 0
+    error_message = "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / existing_secret_name): ${join(", ", sort(setintersection(keys(var.extra_env), local.reserved_env_names)))}."
   }
 }
 

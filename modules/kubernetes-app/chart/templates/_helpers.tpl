@@ -90,6 +90,27 @@ app.kubernetes.io/part-of: {{ include "mirror-service.name" . }}
 {{- if and (not $s.existingSecret) (or $s.uploadToken $s.awsAccessKeyId $s.awsSecretAccessKey) }}true{{ end }}
 {{- end }}
 
+{{/* "true" when the chart renders the image pull Secret (secrets.registry*: a private registry on a fresh cluster). */}}
+{{- define "mirror-service.createRegistrySecret" -}}
+{{- if .Values.secrets.registryPassword }}true{{ end }}
+{{- end }}
+
+{{- define "mirror-service.registrySecretName" -}}
+{{- printf "%s-registry" (include "mirror-service.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The pods' imagePullSecrets: the existing ones named in values, then the chart's own pull Secret. */}}
+{{- define "mirror-service.imagePullSecrets" -}}
+{{- $secrets := .Values.imagePullSecrets }}
+{{- if include "mirror-service.createRegistrySecret" . }}
+{{- $secrets = append $secrets (dict "name" (include "mirror-service.registrySecretName" .)) }}
+{{- end }}
+{{- with $secrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
 {{/* "true" when the pods reference a Secret at all. */}}
 {{- define "mirror-service.usesSecret" -}}
 {{- if or .Values.secrets.existingSecret (include "mirror-service.createSecret" .) }}true{{ end }}
@@ -137,4 +158,38 @@ checkov findings that do not apply, with the reason rendered next to them (check
 {{- range $index, $skip := $skips }}
 checkov.io/skip{{ add1 $index }}: {{ $skip | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+Ingress annotations: with className alb, what the AWS Load Balancer Controller needs for this chart
+(annotation reference: https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/):
+- target-type ip: the Service is ClusterIP; instance targets route to a NodePort and need a NodePort
+  Service (kubernetes-sigs/aws-load-balancer-controller#1695, maintainer's answer).
+- scheme: the controller's default is internal; the chart states it (ingress.alb.scheme).
+- healthcheck-path: the ALB's default `/` gets a 404 from the service.
+- with a certificate: listen-ports 80 + 443 and ssl-redirect 443 (guide/tasks/ssl_redirect: the redirect
+  port must be an HTTPS port of listen-ports, and certificate-arn is needed to listen for HTTPS).
+Then ingress.annotations, which win.
+*/}}
+{{- define "mirror-service.ingressAnnotations" -}}
+{{- $i := .Values.ingress }}
+{{- $annotations := dict }}
+{{- if eq $i.className "alb" }}
+{{- $_ := set $annotations "alb.ingress.kubernetes.io/target-type" "ip" }}
+{{- $_ := set $annotations "alb.ingress.kubernetes.io/scheme" $i.alb.scheme }}
+{{- $_ := set $annotations "alb.ingress.kubernetes.io/healthcheck-path" $i.alb.healthcheckPath }}
+{{- if $i.alb.certificateArn }}
+{{- $_ := set $annotations "alb.ingress.kubernetes.io/certificate-arn" $i.alb.certificateArn }}
+{{- $_ := set $annotations "alb.ingress.kubernetes.io/listen-ports" "[{\"HTTP\": 80}, {\"HTTPS\": 443}]" }}
+{{- $_ := set $annotations "alb.ingress.kubernetes.io/ssl-redirect" "443" }}
+{{- else }}
+{{- $_ := set $annotations "alb.ingress.kubernetes.io/listen-ports" "[{\"HTTP\": 80}]" }}
+{{- end }}
+{{- end }}
+{{- toYaml (merge (deepCopy $i.annotations) $annotations) }}
+{{- end }}
+
+{{/* "https" when the Ingress terminates TLS (an ALB certificate or a TLS Secret), else "http". */}}
+{{- define "mirror-service.ingressScheme" -}}
+{{- if or (and (eq .Values.ingress.className "alb") .Values.ingress.alb.certificateArn) (and (ne .Values.ingress.className "alb") .Values.ingress.tls) }}https{{ else }}http{{ end }}
 {{- end }}

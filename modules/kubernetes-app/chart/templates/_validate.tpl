@@ -24,6 +24,18 @@ Every message says what to change. Included from deployment.yaml, so any render,
 {{- if and $v.secrets.existingSecret (or $v.secrets.uploadToken $v.secrets.awsAccessKeyId $v.secrets.awsSecretAccessKey) }}
 {{- $errors = append $errors (printf "secrets.existingSecret (%s) and inline secrets.* values exclude each other: put the values into that Secret or unset existingSecret." $v.secrets.existingSecret) }}
 {{- end }}
+{{- $registry := list $v.secrets.registryServer $v.secrets.registryUsername $v.secrets.registryPassword }}
+{{- if and (has "" $registry) (not (eq (compact $registry | len) 0)) }}
+{{- $errors = append $errors "secrets.registryServer, secrets.registryUsername and secrets.registryPassword go together: set all three (the chart then creates the image pull Secret) or none." }}
+{{- end }}
+{{- $alb := eq $v.ingress.className "alb" }}
+{{- $targetType := index $v.ingress.annotations "alb.ingress.kubernetes.io/target-type" | default "ip" }}
+{{- if and $v.ingress.enabled $alb (eq $targetType "instance") (eq $v.service.type "ClusterIP") }}
+{{- $errors = append $errors "ingress annotation alb.ingress.kubernetes.io/target-type: instance needs a NodePort or LoadBalancer Service, and service.type is ClusterIP: remove the annotation (the chart sets target-type ip) or change service.type." }}
+{{- end }}
+{{- if and $v.ingress.enabled $alb $v.ingress.tls }}
+{{- $errors = append $errors "ingress.tls gives an ALB no certificate (the AWS Load Balancer Controller takes it from ACM): set ingress.alb.certificateArn and leave ingress.tls empty." }}
+{{- end }}
 {{- if and $v.autoscaling.enabled (gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) }}
 {{- $errors = append $errors (printf "autoscaling.minReplicas (%d) is above autoscaling.maxReplicas (%d)." (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) }}
 {{- end }}

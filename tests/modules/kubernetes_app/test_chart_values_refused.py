@@ -13,11 +13,11 @@ import helm_python
 import pytest
 import yaml
 
-from tests.chart import support
+from tests.modules.kubernetes_app import rendering
 
-MINIMAL = support.ci_value_sets()["minimal"]
-LOCAL = support.ci_value_sets()["local"]
-PROD = support.ci_value_sets()["prod"]
+MINIMAL = rendering.ci_value_sets()["minimal"]
+LOCAL = rendering.ci_value_sets()["local"]
+PROD = rendering.ci_value_sets()["prod"]
 TOKEN = "a-valid-upload-token-0123456789"
 
 SCHEMA_REFUSALS = [
@@ -66,6 +66,11 @@ SCHEMA_REFUSALS = [
      "at '/pdb/unhealthyPodEvictionPolicy'"),
     ("IRSA role ARN", MINIMAL, {"serviceAccount": {"roleArn": "mirror-role"}}, "at '/serviceAccount/roleArn'"),
     ("service type enum", MINIMAL, {"service": {"type": "ExternalName"}}, "at '/service/type'"),
+    ("ALB scheme enum", MINIMAL, {"ingress": {"alb": {"scheme": "public"}}}, "at '/ingress/alb/scheme'"),
+    ("ALB certificate is an ACM ARN", MINIMAL, {"ingress": {"alb": {"certificateArn": "mirror-cert"}}},
+     "at '/ingress/alb/certificateArn'"),
+    ("registry host without scheme", MINIMAL, {"secrets": {"registryServer": "https://registry.gitlab.com"}},
+     "at '/secrets/registryServer'"),
     ("HPA target range", MINIMAL, {"autoscaling": {"targetCPUUtilizationPercentage": 150}},
      "at '/autoscaling/targetCPUUtilizationPercentage'"),
 ]
@@ -85,6 +90,14 @@ TEMPLATE_REFUSALS = [
      "is shorter than preStop (5 s) + gunicorn.gracefulTimeout (20 s) + shutdown.marginSeconds (5 s) = 30"),
     ("both PDB bounds", MINIMAL, {"pdb": {"minAvailable": 1}},
      "pdb.minAvailable and pdb.maxUnavailable exclude each other"),
+    ("half the registry credentials", MINIMAL, {"secrets": {"registryServer": "registry.gitlab.com",
+                                                              "registryPassword": "a-deploy-token-0123"}},
+     "secrets.registryServer, secrets.registryUsername and secrets.registryPassword go together"),
+    ("ALB instance targets on a ClusterIP Service", PROD,
+     {"ingress": {"annotations": {"alb.ingress.kubernetes.io/target-type": "instance"}}},
+     "target-type: instance needs a NodePort or LoadBalancer Service"),
+    ("TLS Secret on an ALB", PROD, {"ingress": {"tls": [{"secretName": "mirror-tls", "hosts": ["mirror.example.com"]}]}},
+     "ingress.tls gives an ALB no certificate"),
     ("HPA bounds reversed", MINIMAL, {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 3}},
      "autoscaling.minReplicas (5) is above autoscaling.maxReplicas (3)"),
 ]
@@ -93,7 +106,7 @@ TEMPLATE_REFUSALS = [
 @pytest.mark.parametrize(("why", "base", "override", "message"), SCHEMA_REFUSALS, ids=[c[0] for c in SCHEMA_REFUSALS])
 def test_schema_refuses(why, base, override, message):
     with pytest.raises(helm_python.HelmValuesError) as refused:
-        support.render(support.merged(base, override))
+        rendering.render(rendering.merged(base, override))
     assert message in str(refused.value), str(refused.value)
 
 
@@ -101,7 +114,7 @@ def test_schema_refuses(why, base, override, message):
                          ids=[c[0] for c in TEMPLATE_REFUSALS])
 def test_templates_refuse(why, base, override, message):
     with pytest.raises(helm_python.HelmRenderError) as refused:
-        support.render(support.merged(base, override))
+        rendering.render(rendering.merged(base, override))
     assert message in str(refused.value), str(refused.value)
 
 
@@ -109,21 +122,23 @@ def test_lint_reports_schema_violations_but_not_template_rules():
     """Helm's lint mode turns `fail` into a log line (measured with the Helm 4.2 SDK), so cross-value rules are
     enforced at render/install time and, for Terraform users, by the module's variable validations at plan time.
     Schema violations do fail lint (the helm provider's `lint = true` fails the plan on them)."""
-    schema_violation = helm_python.lint(support.CHART_DIR, values=support.merged(MINIMAL, {"replicaCount": 0}),
+    schema_violation = helm_python.lint(rendering.CHART_DIR, values=rendering.merged(MINIMAL, {"replicaCount": 0}),
                                         strict=True, kube_version="v1.33.0")
     assert any("at '/replicaCount': minimum" in error for error in schema_violation["errors"]), schema_violation
-    without_token = support.merged(PROD, {"secrets": {"existingSecret": ""}})
-    template_rule = helm_python.lint(support.CHART_DIR, values=without_token, strict=True, kube_version="v1.33.0")
+    without_token = rendering.merged(PROD, {"secrets": {"existingSecret": ""}})
+    template_rule = helm_python.lint(rendering.CHART_DIR, values=without_token, strict=True, kube_version="v1.33.0")
     assert template_rule["errors"] == [], "lint now evaluates `fail`: make the plan-time claims in the README stronger"
 
 
 def test_refusals_never_echo_a_secret():
     secrets = {"existingSecret": "", "uploadToken": TOKEN,
-               "awsAccessKeyId": "AKIAEXAMPLEKEY", "awsSecretAccessKey": "s3cr3t-key-value"}
-    values = support.merged(PROD, {"secrets": secrets})
+               "awsAccessKeyId": "AKIAEXAMPLEKEY", "awsSecretAccessKey": "s3cr3t-key-value",
+               "registryServer": "", "registryUsername": "", "registryPassword": "registry-t0ken-value"}
+    values = rendering.merged(PROD, {"secrets": secrets})
     with pytest.raises(helm_python.HelmRenderError) as refused:
-        support.render(values)
-    for secret in (TOKEN, "AKIAEXAMPLEKEY", "s3cr3t-key-value"):
+        rendering.render(values)
+    assert "go together" in str(refused.value), "the half-set registry credential is among the refusals"
+    for secret in (TOKEN, "AKIAEXAMPLEKEY", "s3cr3t-key-value", "registry-t0ken-value"):
         assert secret not in str(refused.value)
 
 
@@ -137,11 +152,11 @@ def _leaves(values: dict, prefix: str = "") -> list[str]:
 
 
 def test_every_value_is_documented_and_described_by_the_schema():
-    text = (support.CHART_DIR / "values.yaml").read_text()
+    text = (rendering.CHART_DIR / "values.yaml").read_text()
     documented = set(re.findall(r"^\s*## @param (\S+)", text, flags=re.MULTILINE))
     leaves = _leaves(yaml.safe_load(text))
     assert set(leaves) == documented, f"undocumented: {set(leaves) - documented}, stale: {documented - set(leaves)}"
-    schema = json.loads((support.CHART_DIR / "values.schema.json").read_text())
+    schema = json.loads((rendering.CHART_DIR / "values.schema.json").read_text())
     for path in leaves:
         node = schema
         for key in path.split("."):

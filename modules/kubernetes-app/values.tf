@@ -1,12 +1,20 @@
-# The chart's non-secret values, computed without any provider so tests can `apply` this module
-# offline and render the chart with exactly what helm_release would receive.
+# The chart's non-secret values, computed from the inputs with nothing but Terraform functions: no
+# resources, data sources or providers in this file (tests apply it offline with variables.tf and
+# secrets.tf, and render the chart with exactly its values_yaml). Never reference a secret input here:
+# values land in plans, state and Helm's release history in clear.
 
 locals {
+  chart_dir = "${path.module}/chart"
+
   # Local chart edits do not change helm_release's inputs by themselves (terraform-provider-helm#515),
   # so a digest of every chart file goes into a pod annotation: any edit becomes a Helm upgrade.
-  chart_sha256 = sha256(join("", [for file in sort(fileset(var.chart_dir, "**")) : filesha256("${var.chart_dir}/${file}")]))
+  chart_sha256 = sha256(join("", [for file in sort(fileset(local.chart_dir, "**")) : filesha256("${local.chart_dir}/${file}")]))
 
   service_account_name = coalesce(var.service_account_name, var.release_name)
+
+  # Environment variables extra_env may not set: the chart's schema keeps the one list (tests check that it
+  # covers every variable the ConfigMap renders).
+  reserved_env_names = jsondecode(file("${local.chart_dir}/values.schema.json")).properties.config.properties.extraEnv.propertyNames.not.enum
 
   # Optional attributes are left out rather than sent as null: a null would delete the chart's default.
   http_route_parent_refs = [
@@ -49,7 +57,7 @@ locals {
       endpointUrl = var.s3_endpoint_url == null ? "" : var.s3_endpoint_url
     }
 
-    # Only the name of a Secret managed elsewhere; secret values never pass through this module.
+    # Only the name of a Secret managed elsewhere; secret values go through secrets.tf (set_sensitive).
     secrets = {
       existingSecret = var.existing_secret_name == null ? "" : var.existing_secret_name
     }
@@ -111,6 +119,10 @@ locals {
         secretName = var.ingress.tls_secret_name
         hosts      = [var.ingress.host]
       }]
+      alb = {
+        scheme         = var.ingress.scheme
+        certificateArn = var.ingress.certificate_arn == null ? "" : var.ingress.certificate_arn
+      }
     }
 
     httpRoute = {
@@ -120,4 +132,22 @@ locals {
       rules      = [{ matches = [{ path = { type = "PathPrefix", value = var.http_route.path } }] }]
     }
   }
+
+  values_yaml = yamlencode(local.values)
+
+  # How a caller reaches the release: through the Ingress when there is one (https only where TLS is
+  # configured: an ACM certificate on the ALB, or a TLS Secret), otherwise through a port-forward.
+  # The host's root: ingress.path only selects which requests reach the Service (no rewrite), and the
+  # service's routes are /api/... either way.
+  ingress_tls = var.ingress.certificate_arn != null || var.ingress.tls_secret_name != null
+  url         = var.ingress.enabled ? "${local.ingress_tls ? "https" : "http"}://${var.ingress.host}" : null
+  base_url    = coalesce(local.url, "http://127.0.0.1:8080")
+  curl_commands = concat(
+    var.ingress.enabled ? [] : ["kubectl -n ${var.namespace} port-forward svc/${var.release_name} 8080:80 &"],
+    [
+      "curl ${local.base_url}/api/health",
+      "curl '${local.base_url}/api/mirror?word=fOoBar25'",
+      "curl -X POST -H \"Authorization: Bearer $TF_VAR_upload_token\" ${local.base_url}/api/upload-random",
+    ],
+  )
 }

@@ -1,5 +1,6 @@
-"""Rendering and validating the mirror-service chart offline: the real Helm engine (helm-python-sdk),
-Kubernetes' own schemas (kubernetes-validate), and the restricted-profile rules asserted field by field."""
+"""The chart rendered and validated offline, for the tests beside this file: the real Helm engine
+(helm-python-sdk), Kubernetes' own schemas (kubernetes-validate), and the restricted-profile rules
+asserted field by field. Functions only (no fixtures): each test calls what it needs, top to bottom."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ helm_python.disable_logging()
 
 MODULE_DIR = REPO_ROOT / "modules" / "kubernetes-app"
 CHART_DIR = MODULE_DIR / "chart"
-VALUES_MODULE_DIR = MODULE_DIR / "modules" / "values"
 CI_VALUES_DIR = CHART_DIR / "ci"
 # Kubernetes minors the chart supports (Chart.yaml kubeVersion >= 1.30); kubernetes-validate takes "1.33".
 KUBE_VERSIONS = ("1.30", "1.31", "1.32", "1.33")
@@ -46,6 +46,12 @@ def ci_value_sets() -> dict[str, dict]:
     """`ci/<name>-values.yaml` → values: the combinations chart-testing would install."""
     return {path.name.removesuffix("-values.yaml"): yaml.safe_load(path.read_text())
             for path in sorted(CI_VALUES_DIR.glob("*-values.yaml"))}
+
+
+@functools.cache
+def rendered_ci_sets() -> dict[str, tuple[dict, ...]]:
+    """Value-set name → its rendered manifests (rendered once per test process; callers must not mutate them)."""
+    return {name: tuple(render(values)) for name, values in ci_value_sets().items()}
 
 
 def render_templates(values: dict | None, *, name: str = RELEASE, namespace: str = NAMESPACE) -> dict[str, str]:

@@ -1,0 +1,310 @@
+"""Terraform → chart: what modules/kubernetes-app hands to Helm, computed by real Terraform and rendered by the
+real Helm engine.
+
+The module keeps everything helm_release receives in provider-free files: variables.tf (every input, once),
+values.tf (`local.values_yaml`) and secrets.tf (`local.secret_values`, the set_sensitive entries). Each test
+here applies exactly those files offline, as a child module of a small root that passes the secrets the way
+envs/* do (sensitive root variables, no validations), then renders the chart from exactly the values_yaml and
+set_sensitive entries Terraform computed. Left out are main.tf (the helm_release, which passes those two
+locals: test_module_source.py checks it) and the helm provider requirement, which cannot be installed here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import helm_python
+import pytest
+import tftest
+import yaml
+
+from tests.modules.kubernetes_app import rendering
+from tests.modules.kubernetes_app.rendering import CHART_DIR, KUBE_VERSIONS, MODULE_DIR
+
+PROVIDER_FREE_FILES = ("variables.tf", "values.tf", "secrets.tf")
+SECRET_VARIABLES = ("upload_token", "s3_access_key_id", "s3_secret_access_key", "image_pull_credentials")
+UPLOAD_TOKEN = "tok3n_Only-In-Secrets/0123456789+abc="
+EMULATOR_KEY_ID = "emulator-key-id-ci"
+EMULATOR_SECRET = "emulator-secret-key-ci-0123456789"
+REGISTRY_PASSWORD = "glpat-registry-Only-In-Secrets-0123"
+REGISTRY_CREDENTIALS = {"registry": "registry.gitlab.com", "username": "gitlab+deploy-token-7",
+                        "password": REGISTRY_PASSWORD}
+SECRETS = (UPLOAD_TOKEN, EMULATOR_KEY_ID, EMULATOR_SECRET, REGISTRY_PASSWORD)
+CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+
+# What envs/local (Minikube + emulator) and envs/aws (EKS, Pod Identity, a public ALB) hand to the module,
+# minus secrets.
+LOCAL_INPUTS = {
+    "release_name": "mirror", "namespace": "mirror", "environment": "dev",
+    "image_repository": "mirror-service", "image_tag": "e2e-1a2b3c",
+    "s3_bucket": "mirror-staging-local", "s3_endpoint_url": "http://host.minikube.internal:5000",
+    "replicas": 1, "log_level": "DEBUG", "pdb": {"enabled": False},
+    "network_policy": {"pod_identity_agent": False, "s3_endpoint_cidr": "192.168.49.1/32"},
+    "resources": {"requests": {"cpu": "50m", "memory": "192Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}},
+}
+LOCAL_SECRETS = {"upload_token": UPLOAD_TOKEN, "s3_access_key_id": EMULATOR_KEY_ID,
+                 "s3_secret_access_key": EMULATOR_SECRET}
+AWS_INPUTS = {
+    "release_name": "mirror", "namespace": "mirror", "environment": "prod",
+    "image_repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror-service", "image_tag": "1.4.2",
+    "image_digest": "sha256:" + "ab" * 32,
+    "s3_bucket": "mirror-staging-123456789012", "s3_region": "eu-west-1",
+    "autoscaling": {"enabled": True, "min_replicas": 3, "max_replicas": 10},
+    "pdb": {"min_available": "50%"},
+    "ingress": {"enabled": True, "class_name": "alb", "host": "mirror.example.com", "scheme": "internet-facing",
+                "certificate_arn": CERTIFICATE_ARN},
+    "http_route": {"enabled": True, "parent_refs": [{"name": "public", "namespace": "gateway-system"}],
+                   "hostnames": ["mirror.example.com"]},
+    "network_policy": {"allow_external": False,
+                       "ingress_namespace_labels": {"kubernetes.io/metadata.name": "ingress"}},
+    "topology_spread_when_unsatisfiable": "DoNotSchedule",
+    "extra_env": {"FEATURE_FLAGS": "none"},
+}
+AWS_SECRETS = {"upload_token": UPLOAD_TOKEN}
+
+
+def _hcl_value(value) -> str:
+    """A Python value as an HCL expression (JSON literals are HCL literals)."""
+    return json.dumps(value)
+
+
+def offline_module(terraform_copy, tmp_path: Path, inputs: dict, secrets: dict | None = None) -> tftest.TerraformTest:
+    """The module's provider-free files as a child of a small root, copied and initialised by `terraform_copy`.
+
+    The child also gets the chart (values.tf digests it) and an outputs file exposing the two locals
+    helm_release reads. The root declares the secret variables sensitive and without validations, as a calling
+    root should, and receives them as TF_VAR_* (never in a file); every other input is a literal in the call."""
+    source = tmp_path / "offline-source"
+    child = source / "kubernetes-app"
+    child.mkdir(parents=True)
+    for name in PROVIDER_FREE_FILES:
+        shutil.copy(MODULE_DIR / name, child / name)
+    shutil.copytree(CHART_DIR, child / "chart")
+    (child / "offline_outputs.tf").write_text(
+        'output "values_yaml" {\n  value = local.values_yaml\n}\n\n'
+        'output "chart_sha256" {\n  value = local.chart_sha256\n}\n\n'
+        'output "url" {\n  value = local.url\n}\n\n'
+        'output "curl_commands" {\n  value = local.curl_commands\n}\n\n'
+        'output "secret_values" {\n  value     = local.secret_values\n  sensitive = true\n}\n')
+    secret_types = {"image_pull_credentials": "object({ registry = string, username = string, password = string })"}
+    root = "".join(f'variable "{name}" {{\n  type      = {secret_types.get(name, "string")}\n  default   = null\n'
+                   f'  sensitive = true\n}}\n\n' for name in SECRET_VARIABLES)
+    arguments = "".join(f"  {name} = {_hcl_value(value)}\n" for name, value in sorted(inputs.items()))
+    arguments += "".join(f"  {name} = var.{name}\n" for name in SECRET_VARIABLES)
+    root += f'module "app" {{\n  source = "./kubernetes-app"\n{arguments}}}\n\n'
+    root += "".join(f'output "{name}" {{\n  value = module.app.{name}\n}}\n\n'
+                    for name in ("values_yaml", "chart_sha256", "url", "curl_commands"))
+    root += 'output "secret_values" {\n  value     = module.app.secret_values\n  sensitive = true\n}\n'
+    (source / "main.tf").write_text(root)
+    env = {f"TF_VAR_{name}": _tf_var(value) for name, value in (secrets or {}).items()}
+    return terraform_copy(source, emulator=False, env=env, name="offline")
+
+
+def _tf_var(value) -> str:
+    if isinstance(value, dict):  # an object variable takes HCL syntax in TF_VAR_*
+        return "{" + ", ".join(f"{key} = {json.dumps(item)}" for key, item in value.items()) + "}"
+    return value
+
+
+def helm_values(outputs) -> dict:
+    """What helm_release merges: the values document, then each set_sensitive entry as Helm's `--set-string`."""
+    values = yaml.safe_load(outputs["values_yaml"])
+    for entry in outputs["secret_values"]:
+        assert entry["type"] == "string", entry["name"]
+        values = rendering.merged(values, helm_python.parse_set_string_values(f"{entry['name']}={entry['value']}"))
+    return values
+
+
+def _assert_valid_and_restricted(manifests: list[dict]) -> None:
+    for manifest in manifests:
+        for kube_version in KUBE_VERSIONS:
+            rendering.validate(manifest, kube_version)
+    for key, spec in rendering.pod_specs(manifests).items():
+        assert rendering.restricted_violations(spec) == [], key
+
+
+def test_local_inputs_render_a_release_that_reaches_the_emulator(terraform_copy, tmp_path):
+    tf = offline_module(terraform_copy, tmp_path, LOCAL_INPUTS, LOCAL_SECRETS)
+    tf.apply()
+    outputs = tf.output()
+
+    manifests = rendering.render(helm_values(outputs))
+
+    _assert_valid_and_restricted(manifests)
+    deployment = rendering.only(manifests, "Deployment")
+    assert deployment["metadata"]["name"] == "mirror", "fullnameOverride = release_name: the names the module outputs"
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/chart"] == outputs["chart_sha256"]
+    assert "imagePullSecrets" not in deployment["spec"]["template"]["spec"]
+    env = rendering.env_of(manifests)
+    assert env["S3_ENDPOINT_URL"] == "http://host.minikube.internal:5000"
+    assert env["AWS_ACCESS_KEY_ID"] == "secret:AWS_ACCESS_KEY_ID" and env["UPLOAD_TOKEN"] == "secret:UPLOAD_TOKEN"
+    assert not rendering.of_kind(manifests, "PodDisruptionBudget")
+    assert not rendering.of_kind(manifests, "HorizontalPodAutoscaler")
+    policy = rendering.only(manifests, "NetworkPolicy", hook=False)
+    assert {"to": [{"ipBlock": {"cidr": "192.168.49.1/32"}}], "ports": [{"port": 5000, "protocol": "TCP"}]} \
+        in policy["spec"]["egress"]
+    assert outputs.get("url") is None, "no Ingress, no URL (Terraform stores no null output)"
+    assert outputs["curl_commands"][0] == "kubectl -n mirror port-forward svc/mirror 8080:80 &"
+    assert outputs["curl_commands"][1] == "curl http://127.0.0.1:8080/api/health"
+
+
+def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform_copy, tmp_path):
+    tf = offline_module(terraform_copy, tmp_path, AWS_INPUTS, AWS_SECRETS)
+    tf.apply()
+    outputs = tf.output()
+
+    manifests = rendering.render(helm_values(outputs))
+
+    _assert_valid_and_restricted(manifests)
+    deployment = rendering.only(manifests, "Deployment")
+    assert "replicas" not in deployment["spec"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith("@sha256:" + "ab" * 32)
+    assert "imagePullSecrets" not in deployment["spec"]["template"]["spec"], "ECR: the nodes' role pulls"
+    assert rendering.only(manifests, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 3
+    assert rendering.only(manifests, "PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
+    assert all(c["whenUnsatisfiable"] == "DoNotSchedule"
+               for c in deployment["spec"]["template"]["spec"]["topologySpreadConstraints"])
+    annotations = rendering.only(manifests, "Ingress")["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == CERTIFICATE_ARN
+    assert rendering.only(manifests, "HTTPRoute")["spec"]["parentRefs"] == [{"name": "public",
+                                                                              "namespace": "gateway-system"}]
+    env = rendering.env_of(manifests)
+    assert "S3_ENDPOINT_URL" not in env and "AWS_ACCESS_KEY_ID" not in env
+    assert env["AWS_REGION"] == "eu-west-1" and env["FEATURE_FLAGS"] == "none"
+    assert outputs["url"] == "https://mirror.example.com"
+    assert outputs["curl_commands"][0] == "curl https://mirror.example.com/api/health"
+
+
+@pytest.mark.parametrize(("ingress", "url"), [
+    ({"class_name": "alb"}, "http://mirror.example.com"),
+    ({"class_name": "alb", "certificate_arn": CERTIFICATE_ARN}, "https://mirror.example.com"),
+    ({"class_name": "traefik", "tls_secret_name": "mirror-tls"}, "https://mirror.example.com"),
+], ids=["alb-without-certificate", "alb-with-certificate", "tls-secret"])
+def test_url_is_https_only_where_tls_is_configured(terraform_copy, tmp_path, ingress, url):
+    inputs = {**LOCAL_INPUTS, "ingress": {"enabled": True, "host": "mirror.example.com", "path": "/api/", **ingress}}
+    tf = offline_module(terraform_copy, tmp_path, inputs)
+    tf.apply()
+    outputs = tf.output()
+
+    notes = rendering.render_templates(helm_values(outputs))["mirror-service/templates/NOTES.txt"]
+
+    assert outputs["url"] == url
+    assert outputs["curl_commands"][0] == f"curl {url}/api/health"
+    assert f"Ingress: {url} " in notes, "the chart's NOTES agree with the module's URL"
+
+
+def test_registry_credentials_reach_only_the_pull_secret(terraform_copy, tmp_path):
+    """A private registry on a fresh cluster: the credential goes through set_sensitive into a pull Secret the
+    release creates, so the first apply pulls; it appears in no value, plan, output or other manifest."""
+    tf = offline_module(terraform_copy, tmp_path, LOCAL_INPUTS,
+                        {**LOCAL_SECRETS, "image_pull_credentials": REGISTRY_CREDENTIALS})
+    terraform_text = tf.plan() + tf.apply()
+    outputs = tf.output()
+
+    manifests = rendering.render(helm_values(outputs))
+
+    pull_secrets = [m for m in rendering.of_kind(manifests, "Secret") if m["type"] == "kubernetes.io/dockerconfigjson"]
+    assert len(pull_secrets) == 1
+    config = json.loads(base64.b64decode(pull_secrets[0]["data"][".dockerconfigjson"]))
+    assert config["auths"]["registry.gitlab.com"]["password"] == REGISTRY_PASSWORD
+    for key, spec in rendering.pod_specs(manifests).items():
+        assert spec["imagePullSecrets"] == [{"name": pull_secrets[0]["metadata"]["name"]}], key
+    assert REGISTRY_PASSWORD not in outputs["values_yaml"] + terraform_text
+    assert REGISTRY_PASSWORD not in rendering.dump_all([m for m in manifests if m not in pull_secrets])
+
+
+@pytest.mark.parametrize(("inputs", "secrets"), [(LOCAL_INPUTS, LOCAL_SECRETS), (AWS_INPUTS, AWS_SECRETS)],
+                         ids=["local", "aws"])
+def test_no_secret_in_values_plan_outputs_or_configmaps(terraform_copy, tmp_path, inputs, secrets):
+    tf = offline_module(terraform_copy, tmp_path, inputs, secrets)
+    plan_text = tf.plan()
+    terraform_text = plan_text + tf.apply() + tf.output(json_format=False)
+    outputs = tf.output()
+
+    manifests = rendering.render(helm_values(outputs))
+
+    configmaps = rendering.dump_all(rendering.of_kind(manifests, "ConfigMap"))
+    for secret in SECRETS:
+        assert secret not in outputs["values_yaml"]
+        assert secret not in terraform_text
+        assert secret not in configmaps
+    assert "secret_values = (sensitive value)" in plan_text, "Terraform carries the entries as sensitive"
+    # The token does reach the pods, through the Secret only.
+    secret_manifest = rendering.only(manifests, "Secret")
+    assert "UPLOAD_TOKEN" in secret_manifest["data"] and UPLOAD_TOKEN not in rendering.dump_all([secret_manifest])
+
+
+def test_a_chart_edit_changes_the_values(terraform_copy, tmp_path):
+    """helm_release notices no edit of a local chart; the checksum/chart annotation makes every edit an upgrade."""
+    tf = offline_module(terraform_copy, tmp_path, LOCAL_INPUTS)
+    tf.apply()
+    before = tf.output()["values_yaml"]
+    second = tf.execute_command("plan", "-input=false", "-no-color", "-detailed-exitcode")
+    assert second.retcode == 0, f"a second plan is not empty:\n{second.out}"
+
+    notes = Path(tf.tfdir, "kubernetes-app", "chart", "templates", "NOTES.txt")
+    notes.write_text(notes.read_text() + "\n")
+    tf.apply()
+    after = tf.output()["values_yaml"]
+
+    before, after = yaml.safe_load(before), yaml.safe_load(after)
+    assert before.pop("podAnnotations")["checksum/chart"] != after.pop("podAnnotations")["checksum/chart"]
+    assert before == after, "only the chart digest changed"
+
+
+@pytest.mark.parametrize("token", [UPLOAD_TOKEN, "A" * 16, "abc.DEF_ghi~jkl+mno/pqr=stu-vwx", "0123456789" * 51 + "ab",
+                                   "=/+-_.~0123456789abcdef"])
+def test_allowed_secret_alphabet_passes_helm_set_string_unchanged(token):
+    """The variables' token alphabet survives Helm's `--set-string` parser byte for byte."""
+    assert helm_python.parse_set_string_values(f"secrets.uploadToken={token}") == {"secrets": {"uploadToken": token}}
+
+
+REFUSALS = [
+    # (why, inputs, secrets, fragment of the message)
+    ("emulator keys in prod", AWS_INPUTS, {**AWS_SECRETS, "s3_access_key_id": EMULATOR_KEY_ID,
+                                           "s3_secret_access_key": EMULATOR_SECRET},
+     'are not allowed when environment = "prod"'),
+    ("prod without a token", AWS_INPUTS, {}, 'environment "prod" needs upload_token'),
+    ("prod with one replica", {**AWS_INPUTS, "autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
+     'environment "prod" needs replicas >= 2 or autoscaling.enabled = true'),
+    ("endpoint not a URL", {**LOCAL_INPUTS, "s3_endpoint_url": "host.minikube.internal:5000"}, {},
+     "s3_endpoint_url must be an http:// or https:// URL"),
+    ("token with a comma", LOCAL_INPUTS, {"upload_token": "has,comma-0123456789"},
+     "upload_token must be 16-512 characters"),
+    ("half a key pair", LOCAL_INPUTS, {"s3_access_key_id": EMULATOR_KEY_ID}, "go together"),
+    ("registry with a scheme", LOCAL_INPUTS,
+     {"image_pull_credentials": {**REGISTRY_CREDENTIALS, "registry": "https://registry.gitlab.com"}},
+     "image_pull_credentials.registry must be a registry host"),
+    ("registry password with a comma", LOCAL_INPUTS,
+     {"image_pull_credentials": {**REGISTRY_CREDENTIALS, "password": "has,comma-" + REGISTRY_PASSWORD}},
+     "image_pull_credentials.username and .password must be"),
+    ("bad bucket", {**LOCAL_INPUTS, "s3_bucket": "Not_A_Bucket"}, {}, "s3_bucket must be a valid S3 bucket name"),
+    ("ingress without host", {**LOCAL_INPUTS, "ingress": {"enabled": True}}, {}, "ingress.enabled needs ingress.host"),
+    ("ingress scheme", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "scheme": "public"}}, AWS_SECRETS,
+     'ingress.scheme must be "internal"'),
+    ("certificate without an ALB", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "class_name": "nginx"}},
+     AWS_SECRETS, 'needs ingress.class_name = "alb"'),
+    ("TLS Secret on an ALB", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "tls_secret_name": "mirror-tls"}},
+     AWS_SECRETS, "ingress.tls_secret_name does not give an ALB a certificate"),
+    ("both PDB bounds", {**LOCAL_INPUTS, "pdb": {"min_available": "1", "max_unavailable": "1"}}, {}, "not both"),
+    ("managed variable in extra_env", {**LOCAL_INPUTS, "extra_env": {"S3_BUCKET": "x"}}, {}, "extra_env must not set"),
+]
+
+
+@pytest.mark.parametrize(("why", "inputs", "secrets", "message"), REFUSALS, ids=[case[0] for case in REFUSALS])
+def test_module_refuses_with_a_message_that_says_what_to_fix(terraform_copy, tmp_path, why, inputs, secrets, message):
+    tf = offline_module(terraform_copy, tmp_path, inputs, secrets)
+
+    with pytest.raises(tftest.TerraformTestError) as refused:
+        tf.plan()
+
+    text = " ".join(refused.value.args[0].split())  # Terraform wraps long messages
+    assert message in text, text[-3000:]
+    for secret in SECRETS + ("has,comma-0123456789",):
+        assert secret not in str(refused.value), f"{why}: a secret reached the diagnostics"
