@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
         print(result.line())
     failed = [result for result in results if not result.ok]
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {time.monotonic() - started:.1f} s "
-          f"(providers: {'stand-in for helm, ' if terraform.standin_mirror() else ''}"
+          f"(providers: {'helm/kubernetes stand-ins, ' if terraform.standin_mirror() else ''}"
           f"{'AWS mirror' if terraform.provider_mirror() else 'registry'})")
     for result in failed:
         print(f"\n=== {result.root}\n{result.output.strip()}", file=sys.stderr)
