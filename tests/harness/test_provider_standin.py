@@ -114,14 +114,21 @@ def test_standin_refuses_to_plan_with_a_clear_error(tmp_path, standin_in_use):
     assert "stand-in cannot connect to a cluster" in message and "TF_PROVIDER_STANDIN=0" in message
 
 
-def test_standin_schema_names_the_pinned_source_and_keeps_helm_3_shapes():
-    """Regenerate with `python -m harness.provider_standin.extract_helm_schema <clone>`; the diff is the review."""
+def test_standin_schemas_name_their_pinned_sources_and_keep_each_providers_shapes():
+    """Regenerate with `python -m harness.provider_standin.extract_helm_schema <clone>` / `extract_cdktf_schema
+    <unpacked npm package>`; the diff of the JSON is the review of a new pin."""
     document = json.loads((Path(extract_helm_schema.__file__).parent / f"schemas/helm-{STANDIN_VERSIONS['helm']}.json")
                           .read_text())
     assert document["source"].startswith(f"{extract_helm_schema.SOURCE_REPO} tag v{STANDIN_VERSIONS['helm']}")
     release = document["provider_schemas"]["registry.terraform.io/hashicorp/helm"]["resource_schemas"]["helm_release"]
     assert release["block"]["attributes"]["set_sensitive"]["nested_type"]["nesting_mode"] == "list"
     assert release["block"]["attributes"]["set_sensitive"]["nested_type"]["attributes"]["value"]["sensitive"] is True
+    kubernetes = json.loads((Path(extract_helm_schema.__file__).parent /
+                             f"schemas/kubernetes-{STANDIN_VERSIONS['kubernetes']}.json").read_text())
+    assert kubernetes["source"] == (f"npm @cdktf/provider-kubernetes@12.1.1 (bindings generated from "
+                                    f"hashicorp/kubernetes {STANDIN_VERSIONS['kubernetes']})")
+    provider = kubernetes["provider_schemas"]["registry.terraform.io/hashicorp/kubernetes"]["provider"]["block"]
+    assert provider["block_types"]["exec"]["max_items"] == 1 and "exec" not in provider["attributes"]
 
 
 def _cli_config_with(tmp_path: Path, standin: str) -> str:
