@@ -24,8 +24,9 @@ from harness import terraform
 from harness.processes import REPO_ROOT
 
 TREES = ("envs", "modules")  # what a root's relative `source = "../.."` may reach
-PLUGIN_CACHE = terraform.CACHE_DIR / "terraform" / "plugin-cache"  # as harness.terraform.cli_config_file sets it
-WORKERS = int(os.environ.get("VALIDATE_WORKERS", "3"))  # Terraform mostly waits on plugins: 3 fit 2 cores
+# Validating an AWS root is CPU-bound (Terraform decodes the provider's schema, ~6 s of CPU); three at a time
+# keep two cores busy while another root copies files and inits.
+WORKERS = int(os.environ.get("VALIDATE_WORKERS", "3"))
 
 
 @dataclass
@@ -81,7 +82,7 @@ def validate_all(roots: list[str], workdir: Path, workers: int = WORKERS, repo: 
     texts = {root: _terraform_text(repo / root) for root in roots}
     needed = set(re.findall(r'source\s*=\s*"hashicorp/([a-z0-9-]+)"', "".join(texts.values())))
     results = {}
-    if not all(any(PLUGIN_CACHE.glob(f"registry.terraform.io/hashicorp/{name}/*/*")) for name in needed):
+    if not all(any(terraform.PLUGIN_CACHE.glob(f"registry.terraform.io/hashicorp/{name}/*/*")) for name in needed):
         first = max(roots, key=lambda root: (len(re.findall(r'source\s*=\s*"hashicorp/', texts[root])), root))
         results[first] = validate_root(first, workdir, repo, env)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
