@@ -65,6 +65,7 @@ def provider_mirror() -> Path | None:
 
 # --- provider stand-ins (harness/provider_standin): helm (and kubernetes) when the registry is out of reach ---
 STANDIN_MIRROR = CACHE_DIR / "terraform" / "provider-standin"
+PLUGIN_CACHE = CACHE_DIR / "terraform" / "plugin-cache"  # shared by every init (harness.validate reads it)
 REGISTRY_PROBE_URL = "https://registry.terraform.io/v1/providers/hashicorp/helm/versions"
 
 
@@ -114,11 +115,10 @@ def _provider_installation(mirrors: list[tuple[Path, list[str]]]) -> list[str]:
 @functools.lru_cache(maxsize=1)
 def cli_config_file() -> Path:
     """A Terraform CLI configuration: the provider mirror(s) when there are any, and a shared plugin cache."""
-    plugin_cache = CACHE_DIR / "terraform" / "plugin-cache"
-    plugin_cache.mkdir(parents=True, exist_ok=True)
+    PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     mirror = provider_mirror()
     standins = standin_mirror()
-    lines = [f'plugin_cache_dir = "{plugin_cache}"']
+    lines = [f'plugin_cache_dir = "{PLUGIN_CACHE}"']
     from harness.provider_standin import STANDIN_VERSIONS
 
     lines += _provider_installation(

@@ -12,6 +12,7 @@ if any root fails, with Terraform's own messages below the summary.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -23,7 +24,9 @@ from harness import terraform
 from harness.processes import REPO_ROOT
 
 TREES = ("envs", "modules")  # what a root's relative `source = "../.."` may reach
-WORKERS = int(os.environ.get("VALIDATE_WORKERS", "3"))  # Terraform mostly waits on plugins: 3 fit 2 cores
+# Validating an AWS root is CPU-bound (Terraform decodes the provider's schema, ~6 s of CPU); three at a time
+# keep two cores busy while another root copies files and inits.
+WORKERS = int(os.environ.get("VALIDATE_WORKERS", "3"))
 
 
 @dataclass
@@ -70,15 +73,20 @@ def validate_root(root: str, workdir: Path, repo: Path = REPO_ROOT, env: dict[st
 
 
 def validate_all(roots: list[str], workdir: Path, workers: int = WORKERS, repo: Path = REPO_ROOT) -> list[Result]:
-    """Validate `roots`; the first runs alone so the plugin cache is filled before parallel inits read it."""
+    """Validate `roots` side by side, each in its own copy under `workdir`; results in the order given."""
     env = terraform.terraform_env()
     if not roots:
         return []
-    # Terraform does not promise a concurrency-safe plugin cache: one init that needs every provider first.
-    first = max(roots, key=lambda root: ("helm" in _terraform_text(repo / root), root.startswith("envs/")))
-    results = {first: validate_root(first, workdir, repo, env)}
+    # Terraform does not promise a concurrency-safe plugin cache: unless every provider is cached already
+    # (tests/conftest.py warms it), one init that needs the most providers runs first, alone.
+    texts = {root: _terraform_text(repo / root) for root in roots}
+    needed = set(re.findall(r'source\s*=\s*"hashicorp/([a-z0-9-]+)"', "".join(texts.values())))
+    results = {}
+    if not all(any(terraform.PLUGIN_CACHE.glob(f"registry.terraform.io/hashicorp/{name}/*/*")) for name in needed):
+        first = max(roots, key=lambda root: (len(re.findall(r'source\s*=\s*"hashicorp/', texts[root])), root))
+        results[first] = validate_root(first, workdir, repo, env)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        rest = [root for root in roots if root != first]
+        rest = [root for root in roots if root not in results]
         for root, result in zip(rest, pool.map(lambda r: validate_root(r, workdir, repo, env), rest)):
             results[root] = result
     return [results[root] for root in roots]
@@ -97,7 +105,7 @@ def main(argv: list[str]) -> int:
         print(result.line())
     failed = [result for result in results if not result.ok]
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {time.monotonic() - started:.1f} s "
-          f"(providers: {'stand-in for helm, ' if terraform.standin_mirror() else ''}"
+          f"(providers: {'helm/kubernetes stand-ins, ' if terraform.standin_mirror() else ''}"
           f"{'AWS mirror' if terraform.provider_mirror() else 'registry'})")
     for result in failed:
         print(f"\n=== {result.root}\n{result.output.strip()}", file=sys.stderr)

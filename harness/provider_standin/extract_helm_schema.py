@@ -297,6 +297,7 @@ def extract(git_dir: str, tag: str = PINNED_TAG) -> dict:
             provider[section][type_name] = schema
     return {
         "format_version": "1.0",
+        "sdk": "framework",  # which SDK's messages the stand-in repeats (server.check_config)
         "source": f"{SOURCE_REPO} tag {tag}: " + ", ".join(f"{p} (*{r}).Schema" for p, r, _ in SCHEMA_FUNCTIONS),
         "generated_by": "python -m harness.provider_standin.extract_helm_schema",
         "provider_schemas": {"registry.terraform.io/hashicorp/helm": provider},

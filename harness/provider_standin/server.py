@@ -29,10 +29,23 @@ _NESTING = {"single": pb.Schema.Object.SINGLE, "list": pb.Schema.Object.LIST, "s
             "map": pb.Schema.Object.MAP}
 
 
-def load_schemas(name: str) -> dict:
+_BLOCK_NESTING = {"single": pb.Schema.NestedBlock.SINGLE, "list": pb.Schema.NestedBlock.LIST,
+                  "set": pb.Schema.NestedBlock.SET, "map": pb.Schema.NestedBlock.MAP}
+# What each SDK says when a computed-only attribute is set (Terraform core accepts it; the provider refuses):
+# terraform-plugin-framework internal/fwschemadata, terraform-plugin-sdk/v2 helper/schema/schema.go.
+READ_ONLY = {
+    "framework": ("Invalid Configuration for Read-Only Attribute",
+                  "Cannot set value for this attribute as the provider has marked it as read-only. Remove the "
+                  "configuration line setting the value."),
+    "sdkv2": ("Value for unconfigurable attribute",
+              "Can't configure a value for {name}: its value will be decided automatically based on the result "
+              "of applying this configuration."),
+}
+
+
+def load_document(name: str) -> dict:
     """The `terraform providers schema -json`-shaped document for one stand-in provider."""
-    document = json.loads((SCHEMAS_DIR / f"{name}-{STANDIN_VERSIONS[name]}.json").read_text())
-    return document["provider_schemas"][f"registry.terraform.io/hashicorp/{name}"]
+    return json.loads((SCHEMAS_DIR / f"{name}-{STANDIN_VERSIONS[name]}.json").read_text())
 
 
 def _attribute_pb(name: str, spec: dict) -> pb.Schema.Attribute:
@@ -48,13 +61,17 @@ def _attribute_pb(name: str, spec: dict) -> pb.Schema.Attribute:
                                **fields)
 
 
-def schema_pb(schema: dict) -> pb.Schema:
-    block = schema["block"]
-    if block.get("block_types"):
-        raise ValueError("nested blocks are not served by this stand-in; extend schema_pb")
-    return pb.Schema(version=schema.get("version", 0), block=pb.Schema.Block(
+def _block_pb(block: dict) -> pb.Schema.Block:
+    return pb.Schema.Block(
         attributes=[_attribute_pb(n, s) for n, s in sorted(block["attributes"].items())],
-        description=block.get("description", ""), description_kind=pb.PLAIN))
+        block_types=[pb.Schema.NestedBlock(type_name=n, block=_block_pb(b["block"]), nesting=_BLOCK_NESTING[b["nesting_mode"]],
+                                           min_items=b.get("min_items", 0), max_items=b.get("max_items", 0))
+                     for n, b in sorted(block.get("block_types", {}).items())],
+        description=block.get("description", ""), description_kind=pb.PLAIN)
+
+
+def schema_pb(schema: dict) -> pb.Schema:
+    return pb.Schema(version=schema.get("version", 0), block=_block_pb(schema["block"]))
 
 
 def _render_path(path: list) -> str:
@@ -62,26 +79,34 @@ def _render_path(path: list) -> str:
                    for i, step in enumerate(path))
 
 
-def check_validators(diags: Diagnostics, attributes: dict, config, path: list | None = None) -> None:
-    """Apply the framework validators recorded in the schema to a (possibly partly unknown) config value.
+def _elements(nesting_mode: str, value) -> list:
+    """(key, element) pairs of a nested value: None for a single object, an index or a map key otherwise."""
+    if value is None or value is Unknown:
+        return []
+    if nesting_mode == "single":
+        return [(None, value)]
+    return list(value.items()) if nesting_mode == "map" else list(enumerate(value))
 
-    Messages follow terraform-plugin-framework (read-only attributes) and terraform-plugin-framework-validators
-    (stringvalidator.OneOf, LengthBetween, int64validator.AtLeast) so a user sees what the real provider says.
+
+def check_config(diags: Diagnostics, block: dict, config, sdk: str, path: list | None = None) -> None:
+    """What the provider itself checks in a (possibly partly unknown) configuration, beyond Terraform core.
+
+    Computed-only attributes set in configuration, with each SDK's own message, and the framework
+    validators recorded in the schema, with terraform-plugin-framework-validators' messages
+    (stringvalidator.OneOf, LengthBetween, int64validator.AtLeast), so a user sees what the provider says.
     """
     path = path or []
     if not isinstance(config, dict):
         return
-    for name, spec in attributes.items():
+    for name, spec in block["attributes"].items():
         value = config.get(name)
         if value is None or value is Unknown:
             continue
         here = path + [name]
         where = _render_path(here)
         if spec.get("computed") and not (spec.get("optional") or spec.get("required")):
-            # terraform-plugin-framework rejects this itself (Terraform core does not): fwschemadata/ValidateConfig.
-            diags.add_error("Invalid Configuration for Read-Only Attribute",
-                            "Cannot set value for this attribute as the provider has marked it as read-only. Remove the "
-                            "configuration line setting the value.", path=here)
+            summary, detail = READ_ONLY[sdk]
+            diags.add_error(summary, detail.format(name=json.dumps(name)), path=here)  # Go's %q
         for validator in spec.get("validators", ()):
             if "one_of" in validator and value not in validator["one_of"]:
                 allowed = " ".join(json.dumps(json.dumps(v)) for v in validator["one_of"])
@@ -100,10 +125,12 @@ def check_validators(diags: Diagnostics, attributes: dict, config, path: list | 
                                 path=here)
         nested = spec.get("nested_type")
         if nested:
-            elements = {"single": lambda v: [(None, v)], "list": lambda v: list(enumerate(v)),
-                        "set": lambda v: list(enumerate(v)), "map": lambda v: list(v.items())}[nested["nesting_mode"]]
-            for key, element in elements(value):
-                check_validators(diags, nested["attributes"], element, here + ([] if key is None else [(key,)]))
+            for key, element in _elements(nested["nesting_mode"], value):
+                check_config(diags, {"attributes": nested["attributes"]}, element, sdk,
+                             here + ([] if key is None else [(key,)]))
+    for name, nested_block in block.get("block_types", {}).items():
+        for key, element in _elements(nested_block["nesting_mode"], config.get(name)):
+            check_config(diags, nested_block["block"], element, sdk, path + [name] + ([] if key is None else [(key,)]))
 
 
 class StandinServicer(tf.provider.ProviderServicer):
@@ -130,7 +157,7 @@ class StandinServicer(tf.provider.ProviderServicer):
 
     def _validate(self, response_type, schema: dict, request_config):
         diags = Diagnostics()
-        check_validators(diags, schema["block"]["attributes"], read_dynamic_value(request_config))
+        check_config(diags, schema["block"], read_dynamic_value(request_config), self.standin.sdk)
         return response_type(diagnostics=diags.to_pb())
 
     def ValidateProviderConfig(self, request, context):
@@ -174,7 +201,9 @@ class StandinProvider:
         self.name = name
         self.version = STANDIN_VERSIONS[name]
         self.address = f"registry.terraform.io/hashicorp/{name}"
-        self.schemas = load_schemas(name)
+        document = load_document(name)
+        self.sdk = document["sdk"]
+        self.schemas = document["provider_schemas"][self.address]
 
     def full_name(self) -> str:
         return self.address

@@ -1,4 +1,4 @@
-"""The helm provider as `terraform validate` sees it: v2-style syntax, wrong names and bad values fail.
+"""The helm and kubernetes providers as `terraform validate` sees them: wrong syntax, names and values fail.
 
 Runs against whatever harness/terraform.py installs: the real hashicorp/helm 3.1.x where the registry is
 reachable, the schema-only stand-in (harness/provider_standin) offline. Every message asserted is
@@ -45,8 +45,10 @@ output "revision" {
 """
 
 
-def validate(tmp_path: Path, config: str) -> subprocess.CompletedProcess:
-    (tmp_path / "main.tf").write_text(HELM_VERSIONS + config)
+def validate(tmp_path: Path, config: str, versions: str = HELM_VERSIONS) -> subprocess.CompletedProcess:
+    """init + validate `config` in a directory of its own; `.message` is the output unwrapped."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "main.tf").write_text(versions + config)
     env = terraform.terraform_env()
     terraform.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=tmp_path, env=env)
     result = terraform.run(["validate", "-no-color"], cwd=tmp_path, env=env, check=False)
@@ -112,14 +114,21 @@ def test_standin_refuses_to_plan_with_a_clear_error(tmp_path, standin_in_use):
     assert "stand-in cannot connect to a cluster" in message and "TF_PROVIDER_STANDIN=0" in message
 
 
-def test_standin_schema_names_the_pinned_source_and_keeps_helm_3_shapes():
-    """Regenerate with `python -m harness.provider_standin.extract_helm_schema <clone>`; the diff is the review."""
+def test_standin_schemas_name_their_pinned_sources_and_keep_each_providers_shapes():
+    """Regenerate with `python -m harness.provider_standin.extract_helm_schema <clone>` / `extract_cdktf_schema
+    <unpacked npm package>`; the diff of the JSON is the review of a new pin."""
     document = json.loads((Path(extract_helm_schema.__file__).parent / f"schemas/helm-{STANDIN_VERSIONS['helm']}.json")
                           .read_text())
     assert document["source"].startswith(f"{extract_helm_schema.SOURCE_REPO} tag v{STANDIN_VERSIONS['helm']}")
     release = document["provider_schemas"]["registry.terraform.io/hashicorp/helm"]["resource_schemas"]["helm_release"]
     assert release["block"]["attributes"]["set_sensitive"]["nested_type"]["nesting_mode"] == "list"
     assert release["block"]["attributes"]["set_sensitive"]["nested_type"]["attributes"]["value"]["sensitive"] is True
+    kubernetes = json.loads((Path(extract_helm_schema.__file__).parent /
+                             f"schemas/kubernetes-{STANDIN_VERSIONS['kubernetes']}.json").read_text())
+    assert kubernetes["source"] == (f"npm @cdktf/provider-kubernetes@12.1.1 (bindings generated from "
+                                    f"hashicorp/kubernetes {STANDIN_VERSIONS['kubernetes']})")
+    provider = kubernetes["provider_schemas"]["registry.terraform.io/hashicorp/kubernetes"]["provider"]["block"]
+    assert provider["block_types"]["exec"]["max_items"] == 1 and "exec" not in provider["attributes"]
 
 
 def _cli_config_with(tmp_path: Path, standin: str) -> str:
@@ -135,6 +144,67 @@ def _cli_config_with(tmp_path: Path, standin: str) -> str:
 def test_standin_is_wired_only_when_asked_or_offline(tmp_path):
     forced = _cli_config_with(tmp_path, "1")
     assert str(tmp_path / "1" / "terraform" / "provider-standin") in forced
-    assert 'include = ["registry.terraform.io/hashicorp/helm"]' in forced
+    assert 'include = ["registry.terraform.io/hashicorp/helm", "registry.terraform.io/hashicorp/kubernetes"]' in forced
     assert "registry.terraform.io/hashicorp/helm" in forced.split("direct {")[1]
     assert "provider-standin" not in _cli_config_with(tmp_path, "0")
+
+
+KUBERNETES_VERSIONS = """terraform {
+  required_providers {
+    kubernetes = { source = "hashicorp/kubernetes", version = "~> 2.38" }
+  }
+}
+"""
+KUBERNETES_CONFIG = """provider "kubernetes" {
+  host = "https://cluster.example.invalid"
+  exec {
+    api_version = "client.authentication.k8s.io/v1beta1"
+    command     = "aws"
+    args        = ["eks", "get-token", "--cluster-name", "mirror"]
+  }
+}
+
+resource "kubernetes_namespace_v1" "app" {
+  metadata {
+    name = "mirror"
+  }
+}
+
+resource "kubernetes_secret_v1" "pull" {
+  metadata {
+    name      = "registry-pull"
+    namespace = kubernetes_namespace_v1.app.metadata[0].name
+  }
+  type = "kubernetes.io/dockerconfigjson"
+  data = { ".dockerconfigjson" = jsonencode({ auths = {} }) }
+}
+"""
+
+
+def validate_kubernetes(tmp_path: Path, config: str) -> subprocess.CompletedProcess:
+    return validate(tmp_path, config, versions=KUBERNETES_VERSIONS)
+
+
+def test_kubernetes_2_syntax_validates(tmp_path):
+    result = validate_kubernetes(tmp_path, KUBERNETES_CONFIG)
+    assert result.returncode == 0, result.message
+
+
+def test_kubernetes_provider_wants_blocks_where_helm_3_has_attributes(tmp_path):
+    """The opposite trap to helm 3.x: the kubernetes provider (SDKv2) keeps `exec { }` and `metadata { }` blocks."""
+    attribute_exec = validate_kubernetes(tmp_path / "exec", KUBERNETES_CONFIG.replace("  exec {", "  exec = {"))
+    assert attribute_exec.returncode == 1
+    assert 'An argument named "exec" is not expected here. Did you mean to define a block of type "exec"?' \
+        in attribute_exec.message
+    no_metadata = validate_kubernetes(tmp_path / "metadata", KUBERNETES_CONFIG.replace(
+        'resource "kubernetes_namespace_v1" "app" {\n  metadata {\n    name = "mirror"\n  }\n}',
+        'resource "kubernetes_namespace_v1" "app" {\n}'))
+    assert no_metadata.returncode == 1
+    assert "Insufficient metadata blocks" in no_metadata.message
+    assert 'At least 1 "metadata" blocks are required.' in no_metadata.message
+
+
+def test_kubernetes_computed_only_attribute_is_refused(tmp_path):
+    result = validate_kubernetes(tmp_path, KUBERNETES_CONFIG.replace('    name = "mirror"', '    name = "mirror"\n    uid  = "1"'))
+    assert result.returncode == 1
+    assert "Value for unconfigurable attribute" in result.message and 'Can\'t configure a value for "uid"' in result.message
