@@ -104,3 +104,17 @@ def test_missing_or_contradictory_inputs_are_refused_with_what_to_set(env_inputs
     assert "hostname must be a lower-case DNS name such as mirror.example.com (no scheme, no path)" in url
     name = env_inputs(hostname="mirror.example.com", certificate_arn="mirror-cert")["error"]
     assert "certificate_arn must be an ACM certificate ARN" in name
+
+
+def test_the_tfvars_example_the_readme_copies_plans(tmp_path, terraform_copy):
+    """`cp terraform.tfvars.example terraform.tfvars` is step 7 of the README: it must plan as it is."""
+    root = tmp_path / "example-of-envs-aws"
+    root.mkdir()
+    for name in ("variables.tf", "ingress.tf"):
+        shutil.copy(ENV / name, root)
+    tf = terraform_copy(root, emulator=False, name="envs-aws-example", env={"TF_VAR_upload_token": "not-a-real-token"})
+    shutil.copy(ENV / "terraform.tfvars.example", Path(tf.tfdir, "terraform.tfvars"))  # the copy skips *.tfvars
+    result = tf.execute_command("plan", "-input=false", "-no-color")
+    assert result.retcode == 0
+    assert "undeclared variable" not in result.out + result.err, (
+        f"terraform.tfvars.example sets variables envs/aws does not have:\n{result.out}{result.err}")
