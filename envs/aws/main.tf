@@ -4,8 +4,12 @@
 
 locals {
   service_account = var.release_name
+  # One name for the environment in every module: kubernetes-app knows dev and prod, and s3-staging
+  # treats prod (like production) as a production name (force_destroy refused, lifecycle required).
+  environment = "prod"
 }
 
+# For the account_id output only; cluster access goes to cluster_admin_role_arns, never to the caller.
 data "aws_caller_identity" "current" {}
 
 module "staging_bucket" {
@@ -13,7 +17,7 @@ module "staging_bucket" {
 
   bucket_name   = var.bucket_name
   object_prefix = var.object_prefix
-  environment   = "production"
+  environment   = local.environment
 
   enable_pod_identity       = true
   service_account_namespace = var.namespace
@@ -27,12 +31,14 @@ module "eks" {
   kubernetes_version = var.kubernetes_version
   subnet_ids         = var.subnet_ids
 
-  endpoint_public_access       = length(var.endpoint_public_access_cidrs) > 0
-  endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
+  endpoint_public_access                = length(local.endpoint_public_access_cidrs) > 0
+  endpoint_public_access_cidrs          = local.endpoint_public_access_cidrs
+  endpoint_public_access_allow_internet = var.endpoint_public_access_from_anywhere
 
-  # The identity running Terraform (a person or the pipeline's OIDC role) needs cluster access for
-  # the helm provider; everything else is granted through explicit access entries.
-  enable_cluster_creator_admin_permissions = true
+  # The apply role (whose helm provider installs the release) administers the cluster; the plan role
+  # may read it, Helm's release Secret included. Never "whoever ran the plan".
+  cluster_admin_role_arns  = var.cluster_admin_role_arns
+  cluster_viewer_role_arns = var.cluster_viewer_role_arns
 
   node_groups = {
     default = {
@@ -59,21 +65,22 @@ module "app" {
   release_name         = var.release_name
   namespace            = var.namespace
   create_namespace     = true
-  environment          = "prod"
+  environment          = local.environment
   service_account_name = local.service_account
 
   image_repository   = var.image_repository
   image_tag          = var.image_tag
   image_digest       = var.image_digest
   image_pull_secrets = var.image_pull_secrets
-  autoscaling        = merge(var.autoscaling, { enabled = true })
+  # An HPA without the Metrics API never scales (targets <unknown>): on only with metrics-server.
+  autoscaling = merge(var.autoscaling, { enabled = contains(module.eks.addon_names, "metrics-server") })
 
   s3_bucket = module.staging_bucket.bucket_name
   s3_region = var.region
   s3_prefix = module.staging_bucket.object_prefix
 
   upload_token = var.upload_token
-  ingress      = var.ingress
+  ingress      = local.ingress
 
   # The association must exist before the pods start, or their first credentials lookup fails.
   depends_on = [module.eks]

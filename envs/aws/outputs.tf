@@ -50,10 +50,10 @@ output "service_role_arn" {
 
 output "curl_commands" {
   description = "Calls to paste: through the Ingress when enabled, otherwise after the printed port-forward. The token stays in your shell."
-  value = var.ingress.enabled && var.ingress.host != null ? [
-    "curl https://${var.ingress.host}/api/health",
-    "curl 'https://${var.ingress.host}/api/mirror?word=fOoBar25'",
-    "curl -X POST -H \"Authorization: Bearer $TF_VAR_upload_token\" https://${var.ingress.host}/api/upload-random",
+  value = var.hostname != null ? [
+    "curl https://${var.hostname}/api/health",
+    "curl 'https://${var.hostname}/api/mirror?word=fOoBar25'",
+    "curl -X POST -H \"Authorization: Bearer $TF_VAR_upload_token\" https://${var.hostname}/api/upload-random",
     ] : [
     "kubectl -n ${module.app.namespace} port-forward svc/${module.app.service_name} 8080:80 &",
     "curl http://127.0.0.1:8080/api/health",

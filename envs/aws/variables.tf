@@ -16,9 +16,27 @@ variable "cluster_name" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes version of the cluster (EKS standard support)."
+  description = "Kubernetes version of the cluster. Null takes modules/eks's default, a version in EKS standard support. After EKS upgraded the cluster by itself, set the version it runs (the plan says which)."
   type        = string
-  default     = "1.33"
+  default     = null
+}
+
+variable "cluster_admin_role_arns" {
+  description = "Who administers the cluster, by a name of your choice: the IAM role `terraform apply` runs as, whose helm provider installs the release (the pipeline's apply role; your own role for an apply from a workstation). Never derived from whoever runs Terraform."
+  type        = map(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.cluster_admin_role_arns) > 0
+    error_message = "Set cluster_admin_role_arns = { apply = \"arn:aws:iam::ACCOUNT:role/ROLE\" } to the role terraform apply runs as (its helm provider needs cluster access); with none, nobody can reach the new cluster's API."
+  }
+}
+
+variable "cluster_viewer_role_arns" {
+  description = "Roles that may read the cluster without changing it, by a name of your choice: the pipeline's plan role, whose helm provider reads the release. Empty when plan and apply run as the same role."
+  type        = map(string)
+  default     = {}
+  nullable    = false
 }
 
 variable "subnet_ids" {
@@ -32,9 +50,22 @@ variable "subnet_ids" {
 }
 
 variable "endpoint_public_access_cidrs" {
-  description = "CIDRs allowed to reach the cluster's public API endpoint (e.g. your office, the CI runners). Empty keeps the endpoint private: Terraform then has to run inside the VPC."
+  description = "CIDRs allowed to reach the cluster's public API endpoint (your office, the CI runners' fixed egress). Empty keeps the endpoint private: Terraform then has to run inside the VPC."
   type        = list(string)
   default     = []
+  nullable    = false
+}
+
+variable "endpoint_public_access_from_anywhere" {
+  description = "Reviewed exception for runners without fixed egress addresses (shared GitLab.com runners): open the public API endpoint to 0.0.0.0/0. IAM authentication and the access entries still guard the API. Leave endpoint_public_access_cidrs empty when true."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = !var.endpoint_public_access_from_anywhere || length(var.endpoint_public_access_cidrs) == 0
+    error_message = "endpoint_public_access_from_anywhere = true opens the endpoint to 0.0.0.0/0: remove endpoint_public_access_cidrs (or set endpoint_public_access_from_anywhere = false to keep only those ranges)."
+  }
 }
 
 variable "node_instance_types" {
@@ -114,7 +145,7 @@ variable "image_pull_secrets" {
 }
 
 variable "autoscaling" {
-  description = "HorizontalPodAutoscaler bounds of the service."
+  description = "HorizontalPodAutoscaler bounds of the service (on whenever the cluster has the metrics-server add-on, which modules/eks installs by default)."
   type = object({
     min_replicas                      = optional(number, 2)
     max_replicas                      = optional(number, 6)
@@ -124,18 +155,43 @@ variable "autoscaling" {
   nullable = false
 }
 
-variable "ingress" {
-  description = "Optional Ingress in front of the Service (see modules/kubernetes-app `ingress`)."
-  type = object({
-    enabled         = optional(bool, false)
-    class_name      = optional(string, "")
-    host            = optional(string)
-    path            = optional(string, "/")
-    tls_secret_name = optional(string)
-    annotations     = optional(map(string), {})
-  })
-  default  = {}
-  nullable = false
+variable "hostname" {
+  description = "Public DNS name of the service (an Ingress for the AWS Load Balancer Controller, TLS with certificate_arn). Null: no Ingress; reach the Service with kubectl port-forward. Point the name at the load balancer yourself (or with external-dns)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.hostname == null || can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$", coalesce(var.hostname, "-")))
+    error_message = "hostname must be a lower-case DNS name such as mirror.example.com (no scheme, no path)."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate (in region) covering hostname; the load balancer ends TLS with it. Required with hostname."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", coalesce(var.certificate_arn, "-")))
+    error_message = "certificate_arn must be an ACM certificate ARN such as arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012."
+  }
+
+  validation {
+    condition     = var.hostname == null || var.certificate_arn != null
+    error_message = "hostname needs certificate_arn: request or import an ACM certificate for the hostname in this region and set certificate_arn to its ARN (the service is served over https only)."
+  }
+}
+
+variable "load_balancer_scheme" {
+  description = "internet-facing (default) or internal (reachable only inside the VPC and networks connected to it)."
+  type        = string
+  default     = "internet-facing"
+  nullable    = false
+
+  validation {
+    condition     = contains(["internet-facing", "internal"], var.load_balancer_scheme)
+    error_message = "load_balancer_scheme must be internet-facing or internal."
+  }
 }
 
 variable "upload_token" {

@@ -2,6 +2,9 @@
 # default. The image is built into the cluster beforehand: `minikube image build -t mirror-service:dev app/`.
 
 locals {
+  # One name for the environment in every module (kubernetes-app knows dev and prod).
+  environment = "dev"
+
   # The emulator accepts any key pair; the pods get this one through the chart's Secret (dev only).
   emulator_access_key = "local"
   emulator_secret_key = "local-emulator-secret"
@@ -12,7 +15,7 @@ module "staging_bucket" {
 
   bucket_name   = var.bucket_name
   object_prefix = var.object_prefix
-  environment   = "local"
+  environment   = local.environment
   # A laptop bucket: destroy must not be blocked by the objects the service wrote.
   force_destroy = true
 }
@@ -23,7 +26,7 @@ module "app" {
   release_name     = var.release_name
   namespace        = var.namespace
   create_namespace = true
-  environment      = "dev"
+  environment      = local.environment
 
   image_repository = var.image_repository
   image_tag        = var.image_tag

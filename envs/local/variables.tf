@@ -93,15 +93,26 @@ variable "upload_token" {
 }
 
 variable "s3_access_key_id" {
-  description = "Only with use_real_s3 = true: an access key the pod uses for S3 (Minikube has no Pod Identity). Ignored with the emulator."
+  description = "Required with use_real_s3 = true (export TF_VAR_s3_access_key_id): an access key the pod uses for S3 (Minikube has no Pod Identity). Ignored with the emulator."
   type        = string
   default     = null
   sensitive   = true
+
+  # Refused at plan time, not five minutes later when the pods cannot authenticate.
+  validation {
+    condition     = !var.use_real_s3 || try(length(trimspace(var.s3_access_key_id)) > 0, false)
+    error_message = "use_real_s3 = true needs the pod's S3 credentials: export TF_VAR_s3_access_key_id and TF_VAR_s3_secret_access_key (an access key allowed to write to bucket_name), or set use_real_s3 = false to use the emulator."
+  }
 }
 
 variable "s3_secret_access_key" {
-  description = "Only with use_real_s3 = true: the secret of s3_access_key_id."
+  description = "Required with use_real_s3 = true (export TF_VAR_s3_secret_access_key): the secret of s3_access_key_id."
   type        = string
   default     = null
   sensitive   = true
+
+  validation {
+    condition     = !var.use_real_s3 || try(length(trimspace(var.s3_secret_access_key)) > 0, false)
+    error_message = "use_real_s3 = true needs TF_VAR_s3_secret_access_key too (the secret of TF_VAR_s3_access_key_id), or set use_real_s3 = false to use the emulator."
+  }
 }

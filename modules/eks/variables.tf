@@ -20,7 +20,7 @@ variable "kubernetes_version" {
 
   validation {
     condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
-    error_message = "kubernetes_version must be a major.minor version such as 1.35 (no patch level, no leading v)."
+    error_message = "kubernetes_version must be a major.minor version such as 1.33 or 1.35 (no patch level, no leading v)."
   }
 }
 

@@ -1,0 +1,120 @@
+"""envs/aws's own inputs, planned for real: the ingress it builds, the API endpoint's escape hatch,
+who administers the cluster, each refusal with what to set.
+
+envs/aws needs the helm provider and a cluster, which cannot run here, so these tests plan a root of
+just the environment's `variables.tf` and `ingress.tf` (the derivations live there for this reason)
+plus an outputs file that exposes the derived values. Real Terraform evaluates every validation (the
+cross-variable ones included) and every expression; what they cannot show is the helm release itself,
+which `terraform validate` against the helm provider's schema covers (tests/envs/test_validate.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import tftest
+
+from harness import processes
+
+ENV = processes.REPO_ROOT / "envs" / "aws"
+OUTPUTS = '''
+output "ingress" {
+  value = local.ingress
+}
+
+output "endpoint_public_access_cidrs" {
+  value = local.endpoint_public_access_cidrs
+}
+'''
+REQUIRED = {
+    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+    "bucket_name": "example-org-mirror-staging-123456789012",
+    "image_repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror-service",
+    "image_tag": "1.0.0",
+    "cluster_admin_role_arns": {"apply": "arn:aws:iam::123456789012:role/gitlab-apply"},
+}
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+
+
+@pytest.fixture
+def env_inputs(tmp_path, terraform_copy):
+    """`env_inputs(**inputs)`: plan envs/aws's inputs; the derived outputs, or the error text."""
+    root = tmp_path / "inputs-of-envs-aws"
+    root.mkdir()
+    for name in ("variables.tf", "ingress.tf"):
+        shutil.copy(ENV / name, root)
+    (root / "outputs.tf").write_text(OUTPUTS)
+    # The token comes from the environment, as the README asks (a tfvars line would be echoed in errors).
+    tf = terraform_copy(root, emulator=False, name="envs-aws-inputs", env={"TF_VAR_upload_token": "not-a-real-token"})
+
+    def plan(**inputs) -> dict:
+        Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps({**REQUIRED, **inputs}))
+        try:
+            tf.execute_command("plan", "-input=false", "-no-color", "-out=inputs.tfplan")
+        except tftest.TerraformTestError as error:
+            return {"error": " ".join(" ".join(str(part) for part in error.args).split())}
+        shown = json.loads(tf.execute_command("show", "-json", "inputs.tfplan").out)
+        return {name: output["value"] for name, output in shown["planned_values"]["outputs"].items()}
+
+    return plan
+
+
+def test_hostname_and_certificate_build_an_alb_ingress_that_serves_https(env_inputs):
+    ingress = env_inputs(hostname="mirror.example.com", certificate_arn=CERTIFICATE)["ingress"]
+    assert (ingress["enabled"], ingress["class_name"], ingress["host"], ingress["path"]) == (
+        True, "alb", "mirror.example.com", "/")
+    annotations = ingress["annotations"]
+    # The chart's Service is ClusterIP: only ip targets reach the pods.
+    assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    # TLS at the load balancer, HTTP redirected: the https curl_commands are the ones that work.
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == CERTIFICATE
+    assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
+    assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/api/health"
+
+    internal = env_inputs(hostname="mirror.internal.example.com", certificate_arn=CERTIFICATE,
+                          load_balancer_scheme="internal")["ingress"]
+    assert internal["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
+
+    # No hostname: no Ingress (reach the Service with kubectl port-forward), and a private API endpoint.
+    default = env_inputs()
+    assert default["ingress"]["enabled"] is False and default["ingress"]["annotations"] == {}
+    assert default["endpoint_public_access_cidrs"] == []
+
+
+def test_the_api_endpoint_opens_to_everyone_only_through_the_explicit_exception(env_inputs):
+    assert env_inputs(endpoint_public_access_cidrs=["203.0.113.0/24"])["endpoint_public_access_cidrs"] == [
+        "203.0.113.0/24"]
+    assert env_inputs(endpoint_public_access_from_anywhere=True)["endpoint_public_access_cidrs"] == ["0.0.0.0/0"]
+
+
+def test_missing_or_contradictory_inputs_are_refused_with_what_to_set(env_inputs):
+    error = env_inputs(cluster_admin_role_arns={}, hostname="mirror.example.com",
+                       endpoint_public_access_from_anywhere=True,
+                       endpoint_public_access_cidrs=["203.0.113.0/24"])["error"]
+    assert 'Set cluster_admin_role_arns = { apply = "arn:aws:iam::ACCOUNT:role/ROLE" } to the role terraform apply runs as' in error
+    assert "hostname needs certificate_arn: request or import an ACM certificate" in error
+    assert "endpoint_public_access_from_anywhere = true opens the endpoint to 0.0.0.0/0: remove endpoint_public_access_cidrs" in error
+
+    url = env_inputs(hostname="https://mirror.example.com/", certificate_arn=CERTIFICATE)["error"]
+    assert "hostname must be a lower-case DNS name such as mirror.example.com (no scheme, no path)" in url
+    name = env_inputs(hostname="mirror.example.com", certificate_arn="mirror-cert")["error"]
+    assert "certificate_arn must be an ACM certificate ARN" in name
+
+
+def test_the_tfvars_example_the_readme_copies_plans(tmp_path, terraform_copy):
+    """`cp terraform.tfvars.example terraform.tfvars` is step 7 of the README: it must plan as it is."""
+    root = tmp_path / "example-of-envs-aws"
+    root.mkdir()
+    for name in ("variables.tf", "ingress.tf"):
+        shutil.copy(ENV / name, root)
+    tf = terraform_copy(root, emulator=False, name="envs-aws-example", env={"TF_VAR_upload_token": "not-a-real-token"})
+    shutil.copy(ENV / "terraform.tfvars.example", Path(tf.tfdir, "terraform.tfvars"))  # the copy skips *.tfvars
+    result = tf.execute_command("plan", "-input=false", "-no-color")
+    assert result.retcode == 0
+    assert "undeclared variable" not in result.out + result.err, (
+        f"terraform.tfvars.example sets variables envs/aws does not have:\n{result.out}{result.err}")
