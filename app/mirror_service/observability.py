@@ -115,10 +115,12 @@ class Metrics:
             ("method", "route"), buckets=LATENCY_BUCKETS_SECONDS, registry=self.registry,
         )
         self.uploads = Counter(
-            "mirror_uploads", "Uploads to the bucket attempted, by outcome (succeeded or failed).",
+            "mirror_uploads", "Upload requests by outcome: succeeded (a new object stored; each object counted "
+            "once), replayed (an idempotency key's object answered again), failed (nothing stored), unknown "
+            "(S3 did not confirm; may be stored).",
             ("outcome",), registry=self.registry,
         )
-        for outcome in ("succeeded", "failed"):
+        for outcome in ("succeeded", "replayed", "failed", "unknown"):
             self.uploads.labels(outcome)  # present from the start as 0, so rate() and alerts work at once
         # labels() takes a lock and builds a key on every call; the set of label values is small and bounded.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}

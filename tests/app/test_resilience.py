@@ -73,8 +73,11 @@ def test_s3_outage_is_a_fast_503_and_recovery_needs_no_restart(logs_dir, start_s
         assert service.alive()
         metrics = requests.get(f"{service.url}/metrics", timeout=5).text
         # The service may take a moment to see S3 back (a pooled connection to the old process fails first).
-        failed_while_recovering = sum(answer.status_code != 201 for answer in answers)
+        # A busy emulator can also be too slow to confirm (202, outcome unknown).
+        failed_while_recovering = sum(answer.status_code == 503 for answer in answers)
+        unknown = sum(answer.status_code == 202 for answer in answers)
         assert f'mirror_uploads_total{{outcome="failed"}} {1.0 + failed_while_recovering}' in metrics
+        assert f'mirror_uploads_total{{outcome="unknown"}} {float(unknown)}' in metrics
         assert 'mirror_uploads_total{outcome="succeeded"} 2.0' in metrics
     finally:
         emulator.stop(timeout=10)
@@ -196,7 +199,9 @@ def assert_uploads_finished(outcomes: list[Outcome], sigterm_at: float, expected
     assert len(uploads) == expected
     for upload in uploads:
         assert upload.finished > sigterm_at, "the upload was meant to be in flight at SIGTERM"
-        assert upload.status == 503 and upload.body["error"]["code"] == "storage_unavailable", upload
+        # The PUT went out and S3 never answered: it may be stored, so the answer says so (not "try again").
+        assert upload.status == 202 and upload.body["outcome"] == "unknown", upload
+        assert upload.body["key"].startswith("uploads/"), upload
 
 
 @pytest.mark.parametrize(
