@@ -212,6 +212,10 @@ def assert_uploads_finished(outcomes: list[Outcome], sigterm_at: float, expected
     [
         ({"MAX_WORD_LENGTH": "abc"},
          "configuration error: MAX_WORD_LENGTH must be an integer between 1 and 1000000, got 'abc'"),
+        ({"FORWARDED_ALLOW_IPS": "*", "GUNICORN_KEEPALIVE": "0"},
+         ("configuration error: GUNICORN_KEEPALIVE must be at least 1 with the gevent worker: it is also the "
+          "time a connection has to send each request head; FORWARDED_ALLOW_IPS must be comma-separated IP "
+          "addresses or networks (CIDR), e.g. 10.0.0.0/8,::1, got '*'")),
         ({"PORT": "0", "LOG_LEVEL": "chatty"},
          ("configuration error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'chatty'; "
           "PORT must be an integer between 1 and 65535, got '0'")),
