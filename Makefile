@@ -50,6 +50,7 @@ e2e: $(VENV)/.installed ## plan, apply, call and destroy one environment: make e
 bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs wrk); s3-staging apply + destroy on moto
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m bench.mirror
+	$(PY) -m bench.slow_clients
 	$(PY) -m bench.terraform_apply
 
 .PHONY: validate

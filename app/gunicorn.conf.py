@@ -144,10 +144,11 @@ def post_worker_init(worker) -> None:
 
 
 def child_exit(server, worker) -> None:
-    """A dead worker's live gauges must go; its counters stay and keep adding up."""
-    from prometheus_client import multiprocess
+    """A dead worker's counts are folded into one merged file per type (its own files go), so recycled
+    workers leave the metrics directory bounded and the totals unchanged (mirror_service/metric_files.py)."""
+    from mirror_service.metric_files import merge_dead_worker
 
-    multiprocess.mark_process_dead(worker.pid, METRICS_DIR)
+    merge_dead_worker(METRICS_DIR, worker.pid)
 
 
 def on_exit(server) -> None:

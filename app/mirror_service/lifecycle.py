@@ -69,7 +69,8 @@ class Readiness:
         try:
             self._check_bucket()
         except StorageError as error:
-            return ReadinessStatus(False, error.code, _READINESS_MESSAGES[error.code])
+            code = error.code if error.code in _READINESS_MESSAGES else "storage_unavailable"  # e.g. timed out
+            return ReadinessStatus(False, code, _READINESS_MESSAGES[code])
         return ReadinessStatus(True)
 
 

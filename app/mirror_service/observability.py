@@ -39,17 +39,47 @@ LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 ACCESS_LOGGER = "mirror_service.requests"
 
 
+# Log lines stay under 4 KB at every level (collectors split or drop longer ones); see BoundedJsonFormatter.
+MAX_LOG_LINE_CHARACTERS = 4000
+_KEPT_MESSAGE_CHARACTERS = 1000
+_KEPT_TRACEBACK_CHARACTERS = 1500
+
+
+class BoundedJsonFormatter(JsonFormatter):
+    """JSON lines that never exceed MAX_LOG_LINE_CHARACTERS: a longer one (gunicorn's configuration dump at
+    DEBUG, a deep traceback) keeps the head of its message and the tail of its traceback, marked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if len(line) <= MAX_LOG_LINE_CHARACTERS:
+            return line
+        shortened = logging.makeLogRecord(record.__dict__)
+        traceback = self.formatException(record.exc_info) if record.exc_info else ""
+        shortened.msg = (record.getMessage()[:_KEPT_MESSAGE_CHARACTERS] + " [truncated]"
+                         + (" ... " + traceback[-_KEPT_TRACEBACK_CHARACTERS:] if traceback else ""))
+        shortened.args, shortened.exc_info, shortened.exc_text, shortened.stack_info = (), None, None, None
+        return super().format(shortened)
+
+
 def json_formatter() -> logging.Formatter:
     """The one log format of the service, for the app's loggers and gunicorn's alike."""
-    return JsonFormatter(
+    return BoundedJsonFormatter(
         "%(levelname)s %(name)s %(process)d %(message)s",
         rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
         timestamp="time",
     )
 
 
+# At DEBUG these libraries log credentials: botocore the access key id, signed headers and the string
+# to sign; urllib3 request lines and headers. They never log below INFO here, whatever LOG_LEVEL says.
+LIBRARIES_NEVER_AT_DEBUG = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
 def configure_logging(level: str) -> None:
     """JSON lines on stdout for the `mirror_service` loggers (Flask's app.logger is one of them)."""
+    for name in LIBRARIES_NEVER_AT_DEBUG:
+        library = logging.getLogger(name)
+        library.setLevel(max(logging.INFO, logging.getLevelName(level)))
     logger = logging.getLogger("mirror_service")
     logger.setLevel(level)
     if not any(getattr(handler, "_mirror_service", False) for handler in logger.handlers):
@@ -115,10 +145,12 @@ class Metrics:
             ("method", "route"), buckets=LATENCY_BUCKETS_SECONDS, registry=self.registry,
         )
         self.uploads = Counter(
-            "mirror_uploads", "Uploads to the bucket attempted, by outcome (succeeded or failed).",
+            "mirror_uploads", "Upload requests by outcome: succeeded (a new object stored; each object counted "
+            "once), replayed (an idempotency key's object answered again), failed (nothing stored), unknown "
+            "(S3 did not confirm; may be stored).",
             ("outcome",), registry=self.registry,
         )
-        for outcome in ("succeeded", "failed"):
+        for outcome in ("succeeded", "replayed", "failed", "unknown"):
             self.uploads.labels(outcome)  # present from the start as 0, so rate() and alerts work at once
         # labels() takes a lock and builds a key on every call; the set of label values is small and bounded.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}

@@ -10,11 +10,12 @@ from urllib.parse import unquote_to_bytes
 from flask import Blueprint, Response, current_app, request
 
 from mirror_service.config import Settings
+from mirror_service import idempotency
 from mirror_service.errors import ApiError
 from mirror_service.lifecycle import Readiness
 from mirror_service.observability import Metrics, current_request_id
 from mirror_service.responses import json_response
-from mirror_service.storage import Storage, StorageError
+from mirror_service.storage import Storage, StorageError, StorageOutcomeUnknown, StoredObject
 from mirror_service.transform import mirror
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,12 @@ api = Blueprint("api", __name__)
 
 SERVICE_NAME = "mirror-service"
 _AUTH_REALM = f'Bearer realm="{SERVICE_NAME}"'
-# StorageError code → status, message and headers of the answer. Only "unavailable" is worth a retry.
+# StorageError code → status, message and headers of the answer. Only "unavailable" is worth a retry:
+# nothing was stored. An unknown outcome is answered apart (_outcome_unknown).
 _UPLOAD_FAILURES = {
     "storage_not_configured": (503, "No bucket is configured for uploads.", {}),
-    "storage_unavailable": (503, "The storage is not available; try again later.", {"Retry-After": "5"}),
+    "storage_unavailable": (503, "The storage is not available; nothing was stored; try again later.",
+                            {"Retry-After": "5"}),
     "storage_rejected": (502, "The storage refused the upload.", {}),
 }
 
@@ -76,21 +79,46 @@ def mirror_word() -> Response:
 
 @api.post("/api/upload-random", provide_automatic_options=False)
 def upload_random() -> Response:
+    """Store a random number; with an Idempotency-Key, at most once per key and token (idempotency.py)."""
     found = services()
     _authorize(found.settings.upload_token)
     if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         raise ApiError(400, "body_not_allowed", "This endpoint takes no request body.")
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    name = idempotency.object_name(key, found.settings.upload_token) if key is not None else None
     request_id = current_request_id()
     try:
-        stored = found.storage.upload_random_number(request_id)
+        stored = found.storage.upload_random_number(request_id, name)
+    except StorageOutcomeUnknown as error:
+        found.metrics.uploads.labels("unknown").inc()
+        log.warning("upload outcome unknown", extra={"request_id": request_id, "detail": error.detail})
+        return _outcome_unknown(found.settings.s3_bucket, error.key, keyed=key is not None)
     except StorageError as error:
         found.metrics.uploads.labels("failed").inc()
         log.warning("upload failed", extra={"request_id": request_id, "error_code": error.code,
                                             "detail": error.detail})
         status, message, headers = _UPLOAD_FAILURES[error.code]
         raise ApiError(status, error.code, message, headers) from error
-    found.metrics.uploads.labels("succeeded").inc()
+    # Stored objects are counted once: a replay of an idempotency key stores nothing.
+    found.metrics.uploads.labels("succeeded" if stored.created else "replayed").inc()
+    return _stored(stored)
+
+
+def _stored(stored: StoredObject) -> Response:
     return json_response({"bucket": stored.bucket, "key": stored.key, "value": stored.value}, 201)
+
+
+def _outcome_unknown(bucket: str | None, key: str, keyed: bool) -> Response:
+    """S3 got the write but did not answer: it may be stored. Never a "try again" 503, which would make
+    a retry store a second object; with an idempotency key, retrying is exactly what to do."""
+    if keyed:
+        raise ApiError(503, "upload_outcome_unknown", "The storage did not confirm the upload in time; "
+                       "retry with the same Idempotency-Key: it answers with the object if it was stored, "
+                       "and never stores a second one.", {"Retry-After": "2"})
+    return json_response({"outcome": "unknown", "bucket": bucket, "key": key,
+                          "message": "The storage did not confirm the upload in time; it may still be "
+                                     "stored under this key. Check the key before uploading again, or send "
+                                     "an Idempotency-Key header to make retries safe."}, 202)
 
 
 @_get("/metrics")

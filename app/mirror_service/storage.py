@@ -26,7 +26,7 @@ import boto3
 import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.handlers import add_expect_header
 
 from mirror_service.config import Settings
@@ -47,6 +47,8 @@ MAX_POOL_CONNECTIONS = 32
 _TRANSIENT_CODES = frozenset({
     "InternalError", "ServiceUnavailable", "SlowDown", "Throttling", "ThrottlingException",
     "RequestTimeout", "RequestTimeTooSkewed",
+    # Two conditional writes of one key at once: S3 asks to retry (the retry then finds the object).
+    "ConditionalRequestConflict",
 })
 
 
@@ -70,6 +72,22 @@ class StorageUnavailable(StorageError):
     code = "storage_unavailable"
 
 
+class StorageOutcomeUnknown(StorageUnavailable):
+    """PutObject was sent but no answer came (timed out, connection lost): S3 may have stored it."""
+
+    code = "upload_outcome_unknown"
+
+    def __init__(self, detail: str, key: str = ""):
+        super().__init__(detail)
+        self.key = key
+
+
+class ObjectExists(StorageError):
+    """A conditional PutObject found the key already stored (S3 412 PreconditionFailed)."""
+
+    code = "object_exists"
+
+
 class StorageRejected(StorageError):
     """S3 answered and refused (access denied, no such bucket, ...): a retry will not help."""
 
@@ -81,6 +99,7 @@ class StoredObject:
     bucket: str
     key: str
     value: int
+    created: bool = True  # False: an earlier request with the same idempotency key stored it
 
 
 class Storage:
@@ -112,24 +131,42 @@ class Storage:
         bucket = self._bucket()
         self._call("HeadBucket", lambda: self.client().head_bucket(Bucket=bucket))
 
-    def upload_random_number(self, request_id: str) -> StoredObject:
-        """Write a new `<prefix>YYYY/MM/DD/<uuid>.txt` holding a random integer, in one PutObject.
+    def upload_random_number(self, request_id: str, name: str | None = None) -> StoredObject:
+        """Write a new object holding a random integer, in one PutObject.
+
+        Without `name` the key is `<prefix>YYYY/MM/DD/<uuid>.txt`. With `name` (an idempotency key's,
+        see idempotency.py) the key is `<prefix><name>` and S3 writes it only if it does not exist
+        (`If-None-Match: *`); if it does, the stored object is read back and returned (`created` False).
 
         One PutObject with Content-MD5 is all-or-nothing: S3 stores the object only if the body arrived
         whole and matches the digest, so a failure never leaves a partial object behind. No
         ServerSideEncryption parameter: the bucket's default encryption (SSE-S3 or SSE-KMS) applies.
+        Raises StorageOutcomeUnknown (with the key) when S3 may have stored the object without saying so.
         """
         bucket = self._bucket()
+        key = self.settings.s3_prefix + (name or f"{datetime.now(UTC):%Y/%m/%d}/{uuid.uuid4().hex}.txt")
         value = secrets.randbelow(1_000_000_000)
         body = f"{value}\n".encode()
-        key = f"{self.settings.s3_prefix}{datetime.now(UTC):%Y/%m/%d}/{uuid.uuid4().hex}.txt"
         digest = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
-        # Retrying is safe: the same key with the same body.
-        self._call("PutObject", lambda: self.client().put_object(
-            Bucket=bucket, Key=key, Body=body, ContentMD5=digest,
-            ContentType="text/plain; charset=utf-8", Metadata={"request-id": request_id},
-        ))
+        condition = {"IfNoneMatch": "*"} if name else {}
+        try:
+            # Retrying is safe: the same key with the same body (or, conditional, no second write at all).
+            self._call("PutObject", lambda: self.client().put_object(
+                Bucket=bucket, Key=key, Body=body, ContentMD5=digest, **condition,
+                ContentType="text/plain; charset=utf-8", Metadata={"request-id": request_id},
+            ))
+        except ObjectExists:
+            return StoredObject(bucket=bucket, key=key, value=self._stored_value(bucket, key), created=False)
+        except StorageOutcomeUnknown as error:
+            error.key = key
+            raise
         return StoredObject(bucket=bucket, key=key, value=value)
+
+    def _stored_value(self, bucket: str, key: str) -> int:
+        found = {}
+        self._call("GetObject", lambda: found.setdefault(
+            "body", self.client().get_object(Bucket=bucket, Key=key)["Body"].read()))
+        return int(found["body"])
 
     @staticmethod
     def _call(operation: str, call: Callable[[], object]) -> None:
@@ -156,9 +193,14 @@ def _translated_errors(operation: str) -> Iterator[None]:
         code = str(error.response.get("Error", {}).get("Code", "Unknown"))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         detail = f"{operation} failed: S3 answered {status} {code}"
+        if code == "PreconditionFailed":
+            raise ObjectExists(detail) from error
         if status >= 500 or code in _TRANSIENT_CODES:
             raise StorageUnavailable(detail) from error
         raise StorageRejected(detail) from error
+    except (ReadTimeoutError, ConnectionClosedError) as error:
+        # The request went out; whether S3 acted on it is unknown (for a write: it may be stored).
+        raise StorageOutcomeUnknown(f"{operation} sent, no answer: {type(error).__name__}") from error
     except BotoCoreError as error:
         # Connection refused/reset, timeouts, no credentials, DNS: the storage cannot be reached now.
         raise StorageUnavailable(f"{operation} failed: {type(error).__name__}: {error}") from error
