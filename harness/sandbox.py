@@ -131,6 +131,20 @@ def _port_holders(port: int) -> list[psutil.Process]:
     return holders
 
 
+def _stop_tree(process: psutil.Process) -> None:
+    """SIGTERM `process` and its descendants, then SIGKILL what is left (Terraform and its provider plugin)."""
+    with contextlib.suppress(psutil.Error):
+        tree = [process, *process.children(recursive=True)]
+        for member in tree:
+            with contextlib.suppress(psutil.Error):
+                member.terminate()
+        _, alive = psutil.wait_procs(tree, timeout=STOP_GRACE_SECONDS)
+        for member in alive:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        psutil.wait_procs(alive, timeout=STOP_GRACE_SECONDS)
+
+
 def _stop_group(leader: psutil.Process) -> None:
     """SIGTERM the process group `leader` leads, then SIGKILL whatever is left of it."""
     pgid = leader.pid
@@ -162,9 +176,10 @@ class RunRecord:
                                          "processes": self.started}, indent=2))
         temporary.replace(self.path)  # atomic: a run killed mid-write leaves the previous record
 
-    def add(self, server: processes.ManagedProcess) -> None:
+    def add(self, name: str, pid: int, group: bool = True) -> None:
+        """Record a server leading its own process group (`group`), or a process in ours (Terraform)."""
         with contextlib.suppress(psutil.Error):
-            self.started.append({"name": server.name, **_identity(psutil.Process(server.pid))})
+            self.started.append({"name": name, "group": group, **_identity(psutil.Process(pid))})
         self.save()
 
     def remove(self) -> None:
@@ -193,7 +208,10 @@ def clear_leftovers(record_path: Path, ports: dict[str, int]) -> list[str]:
         leftover = _same_process(recorded)
         if leftover:
             stopped.append(f"{recorded.get('name', 'process')}, {_describe(leftover)}")
-            _stop_group(leftover)
+            if recorded.get("group", True):
+                _stop_group(leftover)
+            else:
+                _stop_tree(leftover)
     # A server the earlier run started but had not recorded yet (it died while waiting for it to answer).
     started_after = (earlier.get("supervisor") or {}).get("create_time")
     for port in ports.values():
@@ -258,7 +276,7 @@ class Sandbox:
             initialised = pool.submit(self.init)
             self.emulator = processes.start_moto(self.logs_dir, port=self.emulator_port)
             if self.record:
-                self.record.add(self.emulator)
+                self.record.add(self.emulator.name, self.emulator.pid)
             initialised.result()
 
     def plan(self, *extra: str):
@@ -281,6 +299,8 @@ class Sandbox:
                                            *self._var_args()).stdout
         env = terraform.terraform_env(**terraform.emulator_aws_env(self.emulator.url))
         self.apply_run = terraform.JsonRun(["apply", "-input=false", "-no-color", PLAN_FILE], cwd=self.root, env=env)
+        if self.record:  # it runs for a minute after the service is up: a killed run must not leave it going
+            self.record.add("terraform-apply", self.apply_run.process.pid, group=False)
         # Read the plan while the apply runs (both only read the plan file): it takes seconds of provider start-up.
         plan = json.loads(self._terraform("show", "-json", PLAN_FILE).stdout)
         planned_outputs = plan["planned_values"].get("outputs", {})
@@ -313,7 +333,7 @@ class Sandbox:
         self.service = processes.start_service(env, self.logs_dir, port=self.service_port,
                                                ready_path="/api/ready", timeout=30)
         if self.record:
-            self.record.add(self.service)
+            self.record.add(self.service.name, self.service.pid)
         return self.service
 
     def destroy(self) -> None:

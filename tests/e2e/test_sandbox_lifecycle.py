@@ -166,6 +166,8 @@ def test_next_run_clears_what_a_sigkilled_run_left_and_starts(sandbox_runs):
     killed = sandbox_runs()
     killed.wait_ready()
     orphans = killed.servers()
+    # Everything it started, Terraform's apply (still confirming the lifecycle rules) and its provider included.
+    descendants = {p.pid: p for p in [*orphans, *killed.supervisor.children(recursive=True)]}
     os.kill(killed.supervisor.pid, signal.SIGKILL)  # no handler runs: moto and gunicorn stay, holding the ports
     killed.wait_exit(30)
     assert all(orphan.is_running() for orphan in orphans)
@@ -173,8 +175,8 @@ def test_next_run_clears_what_a_sigkilled_run_left_and_starts(sandbox_runs):
     next_run = sandbox_runs()
     next_run.wait_ready()
     assert "left running by an earlier run" in next_run.text()
-    alive, _ = _wait_gone([orphan.pid for orphan in orphans], [], timeout=30)
-    assert not alive, f"the earlier run's servers are still running: {alive}"
+    alive, _ = _wait_gone(list(descendants), [], timeout=30)
+    assert not alive, f"the earlier run's processes are still running: {[descendants[pid].cmdline() for pid in alive]}"
     replacements = next_run.servers()
     assert not {p.pid for p in replacements} & {p.pid for p in orphans}
     next_run.popen.send_signal(signal.SIGINT)
