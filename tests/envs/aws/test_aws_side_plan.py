@@ -1,0 +1,89 @@
+"""envs/aws without its Helm release, planned on moto: what the environment asks of AWS, for real.
+
+The helm provider cannot run here, so the test copies envs/aws and the modules it calls, removes what
+needs helm (the helm provider block, the `app` module call and the outputs that read it, the helm
+requirement) and the S3 backend, and plans the rest with the real AWS provider against moto. What is
+left is everything the environment creates in AWS, with its own inputs and wiring: who gets cluster
+access, the API endpoint's exception, the environment name the bucket sees, the add-on the HPA needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+from harness import processes
+
+REPO = processes.REPO_ROOT
+APPLY_ROLE = "arn:aws:iam::123456789012:role/gitlab-apply"
+PLAN_ROLE = "arn:aws:iam::123456789012:role/gitlab-plan"
+EMULATOR = '''provider "aws" {
+  region                      = var.region
+  s3_use_path_style           = true
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+}
+
+output "autoscaling_enabled" {
+  value = contains(module.eks.addon_names, "metrics-server")
+}
+'''
+
+
+def _drop_block(text: str, header: str) -> str:
+    """Remove one top-level block (`module "app" {...}`) by matching its braces."""
+    start = text.index(header)
+    depth, index = 0, text.index("{", start)
+    while True:
+        depth += {"{": 1, "}": -1}.get(text[index], 0)
+        index += 1
+        if depth == 0:
+            return text[:start] + text[index:]
+
+
+def test_envs_aws_plans_explicit_access_the_internet_exception_and_metrics_server(tmp_path, terraform_copy, aws_env):
+    for module in ("eks", "s3-staging"):
+        shutil.copytree(REPO / "modules" / module, tmp_path / "modules" / module,
+                        ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "examples"))
+    tf = terraform_copy(REPO / "envs" / "aws", emulator=False, env=aws_env, name="envs/aws", init=False)
+    root = tmp_path / "envs" / "aws"
+    (root / "providers.tf").unlink()
+    (root / "main.tf").write_text(_drop_block((root / "main.tf").read_text(), 'module "app" {'))
+    outputs = re.split(r'(?=^output ")', (root / "outputs.tf").read_text(), flags=re.M)
+    (root / "outputs.tf").write_text("".join(block for block in outputs if "module.app" not in block))
+    versions = (root / "versions.tf").read_text()
+    versions = _drop_block(versions.replace('backend "s3" {}', ""), "helm = {")
+    (root / "versions.tf").write_text(versions)
+    (root / "emulator.tf").write_text(EMULATOR)
+    (root / "test.auto.tfvars.json").write_text(json.dumps({
+        "region": "us-east-1",
+        "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+        "bucket_name": "mirror-staging-envs-aws-test",
+        "image_repository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror-service",
+        "image_tag": "1.0.0",
+        "cluster_admin_role_arns": {"apply": APPLY_ROLE},
+        "cluster_viewer_role_arns": {"plan": PLAN_ROLE},
+        "endpoint_public_access_from_anywhere": True,
+    }))
+    tf.env["TF_VAR_upload_token"] = "not-a-real-token"
+    tf.setup(cleanup_on_exit=False)
+    tf.execute_command("plan", "-input=false", "-no-color", "-out=aws.tfplan")
+    plan = json.loads(tf.execute_command("show", "-json", "aws.tfplan").out)
+    changes = {change["address"]: change["change"]["after"] for change in plan["resource_changes"]}
+
+    # Access: exactly the two roles, admin and read-only; not the identity that planned.
+    entries = sorted(after["principal_arn"] for address, after in changes.items() if ".aws_eks_access_entry." in address)
+    assert entries == [APPLY_ROLE, PLAN_ROLE]
+
+    # The reviewed exception reaches the module together with its CIDR, and the module accepts it.
+    vpc = changes["module.eks.aws_eks_cluster.this"]["vpc_config"][0]
+    assert (vpc["endpoint_public_access"], vpc["public_access_cidrs"]) == (True, ["0.0.0.0/0"])
+
+    # One environment name: the bucket treats it as production (lifecycle rules, no force_destroy).
+    assert changes["module.staging_bucket.aws_s3_bucket.this"]["force_destroy"] is False
+    assert "module.staging_bucket.aws_s3_bucket_lifecycle_configuration.this[0]" in changes
+
+    # The HPA is switched on because the cluster gets metrics-server.
+    assert 'module.eks.aws_eks_addon.this["metrics-server"]' in changes
+    assert plan["planned_values"]["outputs"]["autoscaling_enabled"]["value"] is True
