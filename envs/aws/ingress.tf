@@ -1,26 +1,18 @@
 # The public entrance, built from production inputs (hostname, certificate, scheme) rather than a copy
-# of modules/kubernetes-app's ingress object: the AWS Load Balancer Controller's annotations are this
-# environment's business, the Ingress schema is the module's.
-#
-# - target-type ip: the chart's Service is ClusterIP, which instance targets (the controller's
-#   default, via NodePorts) cannot reach; ip targets send traffic to the pods directly.
-# - TLS ends at the load balancer with the ACM certificate; HTTP is answered with a redirect, so the
-#   https URLs in curl_commands are the ones that work.
-# - The health check is the service's own liveness endpoint.
+# of modules/kubernetes-app's ingress object. The AWS Load Balancer Controller's annotations (ip targets,
+# health check on /api/ready, listeners 80 + 443 with the redirect) are the module's business: it sets
+# them once for class_name "alb", so this environment only chooses what is specific to it. TLS ends at the
+# load balancer with the ACM certificate, so the https URLs the module prints are the ones that work.
 locals {
   ingress = {
-    enabled    = var.hostname != null
-    class_name = "alb"
-    host       = var.hostname
-    path       = "/"
+    enabled         = var.hostname != null
+    class_name      = "alb"
+    host            = var.hostname
+    scheme          = var.load_balancer_scheme
+    certificate_arn = var.certificate_arn
+    # TLS 1.2+ with TLS 1.3 ciphers: the controller's default policy still accepts TLS 1.0/1.1.
     annotations = var.hostname == null ? {} : {
-      "alb.ingress.kubernetes.io/scheme"           = var.load_balancer_scheme
-      "alb.ingress.kubernetes.io/target-type"      = "ip"
-      "alb.ingress.kubernetes.io/certificate-arn"  = var.certificate_arn
-      "alb.ingress.kubernetes.io/listen-ports"     = jsonencode([{ HTTP = 80 }, { HTTPS = 443 }])
-      "alb.ingress.kubernetes.io/ssl-redirect"     = "443"
-      "alb.ingress.kubernetes.io/ssl-policy"       = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-      "alb.ingress.kubernetes.io/healthcheck-path" = "/api/health"
+      "alb.ingress.kubernetes.io/ssl-policy" = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     }
   }
 

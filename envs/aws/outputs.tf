@@ -48,18 +48,14 @@ output "service_role_arn" {
   value       = module.staging_bucket.service_role_arn
 }
 
+output "url" {
+  description = "Base URL of the service through the load balancer (https with the ACM certificate); null without a hostname."
+  value       = module.app.url
+}
+
 output "curl_commands" {
-  description = "Calls to paste: through the Ingress when enabled, otherwise after the printed port-forward. The token stays in your shell."
-  value = var.hostname != null ? [
-    "curl https://${var.hostname}/api/health",
-    "curl 'https://${var.hostname}/api/mirror?word=fOoBar25'",
-    "curl -X POST -H \"Authorization: Bearer $TF_VAR_upload_token\" https://${var.hostname}/api/upload-random",
-    ] : [
-    "kubectl -n ${module.app.namespace} port-forward svc/${module.app.service_name} 8080:80 &",
-    "curl http://127.0.0.1:8080/api/health",
-    "curl 'http://127.0.0.1:8080/api/mirror?word=fOoBar25'",
-    "curl -X POST -H \"Authorization: Bearer $TF_VAR_upload_token\" http://127.0.0.1:8080/api/upload-random",
-  ]
+  description = "Calls to paste: through the load balancer when a hostname is set, otherwise after the port-forward they start with. The token stays in your shell."
+  value       = module.app.curl_commands
 }
 
 output "account_id" {
