@@ -118,7 +118,10 @@ def cli_config_file() -> Path:
     PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     mirror = provider_mirror()
     standins = standin_mirror()
-    lines = [f'plugin_cache_dir = "{PLUGIN_CACHE}"']
+    # Use cached providers although a fresh copy has no lock file (none is committed: see .gitignore). Without
+    # this, Terraform >= 1.4 reinstalls into the cache on every such init, and parallel inits collide there
+    # ("failed to create directory ... file exists"); with it, an init that finds its provider only reads.
+    lines = [f'plugin_cache_dir = "{PLUGIN_CACHE}"', "plugin_cache_may_break_dependency_lock_file = true"]
     from harness.provider_standin import STANDIN_VERSIONS
 
     lines += _provider_installation(
