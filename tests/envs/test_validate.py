@@ -57,10 +57,10 @@ def test_make_validate_reports_a_broken_root_and_exits_non_zero(tmp_path):
     assert [r.ok for r in results] == [False, True]
     assert "FAIL" in results[0].line() and 'An argument named "release_nam" is not expected here' in results[0].output
     cli = subprocess.run([sys.executable, "-m", "harness.validate",
-                          "modules/kubernetes-app/modules/values", "no/such/root"], cwd=REPO_ROOT,
+                          "modules/kubernetes-app", "no/such/root"], cwd=REPO_ROOT,
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 1, cli.stdout + cli.stderr
-    assert cli.stdout.splitlines()[0].startswith("ok    modules/kubernetes-app/modules/values")
+    assert cli.stdout.splitlines()[0].startswith("ok    modules/kubernetes-app")
     assert cli.stdout.splitlines()[1].startswith("FAIL  no/such/root")
 
 
