@@ -1,4 +1,4 @@
-"""Helpers for applying the Terraform modules and roots against the session's moto server.
+"""Helpers for applying modules/eks against the session's moto server (tests/modules/test_eks.py).
 
 Every root runs in a private workspace: a copy of just the repository paths it needs, laid out as in
 the repository so relative module sources (`../../`, `../../../s3-staging`) keep working. Variables go
@@ -19,18 +19,11 @@ import boto3
 import tftest
 from botocore.config import Config
 
-from harness import processes, terraform
+from harness import terraform
+from harness.paths import REPO_ROOT
+from tests.conftest import EMULATOR_PROVIDER, EMULATOR_PROVIDER_OVERRIDE
 
-REPO_ROOT = processes.REPO_ROOT
-TESTS_DIR = Path(__file__).parent
-FIXTURES = TESTS_DIR / "fixtures"
-ROOTS = TESTS_DIR / "roots"
-# A module has no provider block: the shared fixture adds one that targets the emulator.
-EMULATOR_PROVIDER = REPO_ROOT / "tests" / "fixtures" / "emulator_provider.tf"
-# An example or env root has its own provider block: this override file patches it instead.
-EMULATOR_PROVIDER_OVERRIDE = FIXTURES / "emulator_provider_override.tf"
-# What checkov must find clean: every module (examples and the helm module included) and the state-bucket root.
-CHECKOV_TARGETS = ("modules", "envs/bootstrap")
+ROOTS = Path(__file__).parent / "roots"
 
 
 def workspace(destination: Path, repo_paths: Iterable[str], extra: dict[str, Path] | None = None) -> Path:
@@ -196,9 +189,6 @@ class Aws:
             )
         return self._clients[service]
 
-    def bucket_exists(self, name: str) -> bool:
-        return any(bucket["Name"] == name for bucket in self.s3.list_buckets().get("Buckets", []))
-
     def role_exists(self, name: str) -> bool:
         try:
             self.iam.get_role(RoleName=name)
@@ -212,6 +202,3 @@ def policy_statements(document: str | dict) -> dict[str, dict]:
     parsed = json.loads(document) if isinstance(document, str) else document
     return {statement.get("Sid", str(index)): statement for index, statement in enumerate(parsed["Statement"])}
 
-
-def as_list(value) -> list:
-    return value if isinstance(value, list) else [value]

@@ -1,14 +1,15 @@
-"""Bad inputs are refused, with the message that says what to fix.
+"""Bad inputs to modules/eks are refused, with the message that says what to fix.
 
-Every case is a call of the real module with one bad input, and all the cases of both modules sit in
-one generated root, so two Terraform runs cover them all (each run costs seconds of provider start-up):
+(modules/s3-staging's cases are in tests/modules/s3_staging/test_input_validation.py.)
+
+Every case is a call of the real module with one bad input, and all the cases sit in one generated
+root, so two Terraform runs cover them all (each run costs seconds of provider start-up):
 
 - `terraform validate` reports every rule that looks at its own variable, for every module call;
-- rules that compare variables (force_destroy vs environment, public endpoint vs CIDRs, associations vs
-  add-ons) are only evaluated during a plan, and only when validate passed, so those cases get a root
+- rules that compare variables (public endpoint vs CIDRs, associations vs add-ons) are only evaluated during a plan, and only when validate passed, so those cases get a root
   of their own and a `plan`.
 
-Each root also calls both modules with valid inputs, which must draw no diagnostic at all.
+Each root also calls the module with valid inputs, which must draw no diagnostic at all.
 """
 
 from __future__ import annotations
@@ -21,27 +22,10 @@ from tests.modules.support import Root, diagnostics, workspace
 
 ARN = "arn:aws:iam::123456789012"
 SUBNETS = ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]
-S3 = "../modules/s3-staging"
 EKS = "../modules/eks"
 
 # name -> (module source, inputs, expected message fragment)
 SINGLE_VARIABLE_CASES = {
-    "s3_uppercase_name": (S3, {"bucket_name": "Mirror_Staging"},
-                          "bucket_name may only contain lower-case letters, digits, hyphens and dots"),
-    "s3_short_name": (S3, {"bucket_name": "ab"}, "bucket_name must be 3 to 63 characters long"),
-    "s3_ip_address_name": (S3, {"bucket_name": "192.168.5.4"},
-                           "bucket_name must not be formatted as an IP address"),
-    "s3_adjacent_dots": (S3, {"bucket_name": "mirror..staging"},
-                         "bucket_name must not contain two adjacent dots"),
-    "s3_reserved_prefix": (S3, {"bucket_name": "xn--mirror-staging"}, "that S3 reserves; drop it from the name"),
-    "s3_prefix_without_slash": (S3, {"bucket_name": "mirror-staging-a", "object_prefix": "uploads"},
-                                "object_prefix must be a non-empty key prefix ending in \"/\""),
-    "s3_prefix_wildcard": (S3, {"bucket_name": "mirror-staging-b", "object_prefix": "up*/"},
-                           "(no wildcards * or ?)"),
-    "s3_kms_alias": (S3, {"bucket_name": "mirror-staging-c", "kms_key_arn": "alias/staging"},
-                     "key IDs and aliases are not accepted"),
-    "s3_zero_expiration": (S3, {"bucket_name": "mirror-staging-d", "object_expiration_days": 0},
-                           "object_expiration_days must be a whole number of days, at least 1"),
     "eks_one_subnet": (EKS, {"cluster_name": "c1", "subnet_ids": ["subnet-0a1b2c3d"]},
                        "subnet_ids needs at least two subnets in different Availability Zones"),
     "eks_subnet_names": (EKS, {"cluster_name": "c2", "subnet_ids": ["private-a", "private-b"]},
@@ -74,15 +58,6 @@ SINGLE_VARIABLE_CASES = {
 }
 
 CROSS_VARIABLE_CASES = {
-    "s3_force_destroy_in_production": (S3, {"bucket_name": "mirror-staging-e", "force_destroy": True,
-                                            "environment": "production"},
-                                       "force_destroy = true is refused for a production environment"),
-    "s3_no_lifecycle_in_production": (S3, {"bucket_name": "mirror-staging-f", "create_lifecycle_configuration": False,
-                                           "environment": "prod-eu"},
-                                      "create_lifecycle_configuration = false is refused for a production environment"),
-    "s3_irsa_without_service_account": (S3, {"bucket_name": "mirror-staging-g",
-                                             "irsa_oidc_provider_arn": f"{ARN}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"},
-                                        "service_account_namespace is required when irsa_oidc_provider_arn is set"),
     "eks_public_without_cidrs": (EKS, {"cluster_name": "c11", "subnet_ids": SUBNETS, "endpoint_public_access": True},
                                  "endpoint_public_access = true needs the allowed source ranges"),
     "eks_public_to_internet": (EKS, {"cluster_name": "c12", "subnet_ids": SUBNETS, "endpoint_public_access": True,
@@ -96,8 +71,6 @@ CROSS_VARIABLE_CASES = {
 }
 
 VALID_CALLS = {
-    "s3_valid": (S3, {"bucket_name": "mirror-staging-ok", "environment": "production", "kms_key_arn":
-                      "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, None),
     "eks_valid": (EKS, {"cluster_name": "ok", "subnet_ids": SUBNETS, "endpoint_public_access": True,
                         "endpoint_public_access_cidrs": ["203.0.113.10/32"]}, None),
     "eks_valid_internet_exception": (EKS, {"cluster_name": "ok2", "subnet_ids": SUBNETS, "endpoint_public_access": True,
@@ -128,7 +101,7 @@ def _by_case(found: list[dict]) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def validation_runs(tmp_path_factory, aws_env) -> dict[str, dict[str, list[str]]]:
-    ws = workspace(tmp_path_factory.mktemp("validation"), ["modules/s3-staging", "modules/eks"])
+    ws = workspace(tmp_path_factory.mktemp("validation"), ["modules/eks"])
     results = {}
     for kind, cases in (("validate", SINGLE_VARIABLE_CASES), ("plan", CROSS_VARIABLE_CASES)):
         path = ws / f"root-{kind}"
