@@ -23,11 +23,12 @@ export CHECKOV_BIN := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: app/requirements.txt requirements/dev.txt
+$(VENV)/.installed: app/requirements.txt requirements/dev.txt pyproject.toml app/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11 or newer")'
 	@command -v terraform >/dev/null || { echo "Terraform >= 1.10 is required on PATH: https://developer.hashicorp.com/terraform/install" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --requirement requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps --editable . --editable app  # the harness and the service, importable everywhere
 	@touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt

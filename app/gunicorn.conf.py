@@ -1,6 +1,7 @@
 """gunicorn settings for mirror-service, the same in the container, the sandbox, the tests and the benchmark.
 
-Start: `gunicorn --config app/gunicorn.conf.py` (from anywhere: the app is found next to this file).
+Start: `gunicorn --config app/gunicorn.conf.py` (from anywhere: the app is the installed `mirror_service` package,
+`pip install ./app`).
 Every value comes from the environment (docs/CONTRACTS.md); a bad one stops the master at once with a
 single line `configuration error: ...` and exit code 2, before any worker starts.
 """
@@ -11,8 +12,6 @@ import sys
 import tempfile
 
 from gunicorn.glogging import Logger
-
-APP_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _in_memory_dir() -> str:
@@ -45,7 +44,6 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 def _validated_settings():
     """Every setting, the app's included (create_app reads them again in each worker), checked here, so
     a bad value stops the master with one line instead of failing every worker's boot."""
-    sys.path.insert(0, APP_DIR)
     from mirror_service.config import ConfigError, load_all
 
     try:
@@ -62,7 +60,6 @@ def _validated_settings():
 APP_SETTINGS, SERVER_SETTINGS = _validated_settings()
 
 wsgi_app = "mirror_service:create_app()"
-pythonpath = APP_DIR
 
 _host = SERVER_SETTINGS.host.strip("[]")
 bind = [f"[{_host}]:{SERVER_SETTINGS.port}" if ":" in _host else f"{_host}:{SERVER_SETTINGS.port}"]

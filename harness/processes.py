@@ -15,11 +15,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-APP_DIR = REPO_ROOT / "app"
+# REPO_ROOT is re-exported: the sandbox, the benchmarks and some tests read it as processes.REPO_ROOT.
+from harness.paths import APP_DIR, REPO_ROOT  # noqa: F401
+
 GUNICORN_CONFIG = APP_DIR / "gunicorn.conf.py"
 LOOPBACK = "127.0.0.1"
 
@@ -56,7 +57,6 @@ class ManagedProcess:
     popen: subprocess.Popen
     log_path: Path
     url: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
@@ -129,8 +129,7 @@ def start_moto(log_dir: Path, port: int | None = None, host: str = LOOPBACK, tim
     if port_is_open(port, host):
         raise RuntimeError(f"port {port} on {host} is already in use; choose another one for the S3 emulator")
     # AWS managed policies (AmazonEKSClusterPolicy, ...) exist only when loaded: modules/eks attaches them.
-    env = {**os.environ, "MOTO_CALL_RESET_API": "false", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
-           "PYTHONPATH": str(REPO_ROOT)}
+    env = {**os.environ, "MOTO_CALL_RESET_API": "false", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     proc = spawn(f"moto-{port}", [sys.executable, "-m", "harness.moto_server", "-H", host, "-p", str(port)], env, log_dir)
     proc.url = f"http://{LOOPBACK if host == '0.0.0.0' else host}:{port}"
     proc.wait_until(lambda: http_status(f"{proc.url}/moto-api/") == 200, timeout, "serving HTTP")

@@ -19,9 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from harness.processes import REPO_ROOT
+from harness.paths import CACHE_DIR, REPO_ROOT
 
-CACHE_DIR = Path(os.environ.get("REPO_CACHE_DIR", REPO_ROOT / ".cache"))
 MIRRORED_PROVIDER = "registry.terraform.io/hashicorp/aws"
 # What a root or module copy never takes along: local state, downloaded providers, user tfvars.
 COPY_IGNORE = shutil.ignore_patterns(

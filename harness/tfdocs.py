@@ -28,7 +28,7 @@ from pathlib import Path
 
 import hcl2
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from harness.paths import REPO_ROOT
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
 REQUIRED_GLOBS = ("modules/*", "modules/*/modules/*", "envs/*")

@@ -2,11 +2,14 @@
 
 Terratest's discipline applies throughout: every name a test creates is unique to the run, every
 Terraform root is a private copy, and whatever a test applied is destroyed in teardown even when the
-test failed.
+test failed. Terraform runs in tests one way: tftest, through `terraform_copy`.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -20,25 +23,30 @@ from botocore.config import Config
 
 from harness import processes, terraform
 
-REPO_ROOT = processes.REPO_ROOT
-FIXTURES = Path(__file__).parent / "fixtures"
-EMULATOR_PROVIDER = FIXTURES / "emulator_provider.tf"
-
-
 TESTS_DIR = Path(__file__).parent
+FIXTURES = TESTS_DIR / "fixtures"
+# A module has no provider block: the copy gets one that targets the emulator.
+EMULATOR_PROVIDER = FIXTURES / "emulator_provider.tf"
+# A root with its own `provider "aws"` keeps it: this override file merges the emulator settings into it.
+EMULATOR_PROVIDER_OVERRIDE = FIXTURES / "emulator_provider_override.tf"
+# A local module call, `source = "./..."` or `"../..."`: the copy must take the called module along.
+LOCAL_MODULE_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.\.?/[^"]*)"', re.MULTILINE)
+DECLARES_AWS_PROVIDER = re.compile(r'^\s*provider\s+"aws"', re.MULTILINE)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Under pytest-xdist (`make test` runs `-n 3 --dist loadgroup`), keep each test directory on one worker.
 
-    The directories' session fixtures are expensive (rendered charts, Terraform runs started in the
-    background by tests/modules, a moto server): one worker per directory builds each of them once,
-    while the directories themselves, mostly waiting on Terraform and the AWS provider, run side by side.
+    A directory's session fixtures (rendered charts, a moto server) are then built once, while the
+    directories, mostly waiting on Terraform and the AWS provider, run side by side. A test file whose
+    tests mostly wait (the AWS provider's ~55 s lifecycle-configuration waiter) names a group of its own
+    with `pytestmark = pytest.mark.xdist_group(...)`, so that wait overlaps with other work.
     """
     for item in items:
-        relative = Path(item.path).relative_to(TESTS_DIR)
-        group = relative.parts[0] if len(relative.parts) > 1 else "top"
-        item.add_marker(pytest.mark.xdist_group(group))
+        if item.get_closest_marker("xdist_group"):
+            continue
+        relative = Path(item.path).parent.relative_to(TESTS_DIR)
+        item.add_marker(pytest.mark.xdist_group(relative.as_posix() if relative.parts else "top"))
 
 
 def pytest_sessionstart(session) -> None:
@@ -104,21 +112,65 @@ def unique_name() -> Callable[[str], str]:
     return make
 
 
+def _with_local_modules(source: Path) -> list[Path]:
+    """`source` and every directory its local module calls reach, recursively."""
+    found, pending = [], [source]
+    while pending:
+        directory = pending.pop()
+        if directory in found:
+            continue
+        found.append(directory)
+        for tf_file in directory.glob("*.tf"):
+            pending += [(directory / call).resolve() for call in LOCAL_MODULE_SOURCE.findall(tf_file.read_text())]
+    return found
+
+
+def copy_in_layout(source: Path, workspace: Path) -> Path:
+    """Copy `source` under `workspace` with the local modules it calls, laid out as they are on disk.
+
+    Relative sources (`../../`, `../../modules/s3-staging`) then resolve in the copy exactly as in the
+    checkout, and nothing a run writes (.terraform, state, plans) lands in the checkout.
+    """
+    directories = _with_local_modules(source.resolve())
+    anchor = Path(os.path.commonpath(directories))
+    for directory in directories:
+        shutil.copytree(directory, workspace / directory.relative_to(anchor), ignore=terraform.COPY_IGNORE,
+                        symlinks=True, dirs_exist_ok=True)
+    return workspace / directories[0].relative_to(anchor)
+
+
+def _holds_resources(state_file: Path) -> bool:
+    """Whether a local state still records something (a failed apply may have created part of a root)."""
+    try:
+        return bool(json.loads(state_file.read_text()).get("resources"))
+    except (OSError, ValueError):
+        return state_file.exists()  # unreadable: destroy, Terraform knows better
+
+
 @pytest.fixture
 def terraform_copy(tmp_path, aws_env) -> Iterator[Callable[..., tftest.TerraformTest]]:
     """Copy a module or root to a private directory, `init` it, and destroy whatever it applied at teardown.
 
-    `terraform_copy(path, emulator=True, extra_files=(...), env={...})` returns an initialised
-    `tftest.TerraformTest`. With `emulator=True` the copy gets the provider block that targets the
-    session's moto server.
+    `terraform_copy(path, emulator=True, extra_files=(...), env={...}, tf_vars={...})` returns an
+    initialised `tftest.TerraformTest`. The copy takes the local modules the root calls along, laid
+    out as in the checkout. With `emulator=True` every AWS call goes to the session's moto server: a
+    module gets a provider block, a root with its own `provider "aws"` an override file for it.
+    `extra_files` are copied into the root (override files, tfvars); `tf_vars` go to a tfvars file, so
+    apply, plan and the teardown's destroy all see the same inputs. `init=False` leaves `setup()` (init)
+    to the test, e.g. for `disable_prevent_destroy` or a backend configuration.
     """
     made: list[tftest.TerraformTest] = []
 
     def make(source: Path, *, emulator: bool = True, extra_files=(), env: dict[str, str] | None = None,
-             name: str | None = None, init: bool = True) -> tftest.TerraformTest:
-        root = terraform.copy_root(Path(source), tmp_path / (name or Path(source).name))
-        for extra in ((EMULATOR_PROVIDER,) if emulator else ()) + tuple(extra_files):
+             name: str | None = None, init: bool = True, tf_vars: dict | None = None) -> tftest.TerraformTest:
+        root = copy_in_layout(Path(source), tmp_path / (name or Path(source).name))
+        if emulator:
+            declares_provider = any(DECLARES_AWS_PROVIDER.search(path.read_text()) for path in root.glob("*.tf"))
+            shutil.copy(EMULATOR_PROVIDER_OVERRIDE if declares_provider else EMULATOR_PROVIDER, root)
+        for extra in extra_files:
             shutil.copy(extra, root)
+        if tf_vars is not None:
+            (root / "terraform_copy.auto.tfvars.json").write_text(json.dumps(tf_vars, indent=2))
         tf = tftest.TerraformTest(str(root), binary="terraform",
                                   env=terraform.terraform_env(**(aws_env if emulator else {}), **(env or {})))
         if init:
@@ -130,10 +182,57 @@ def terraform_copy(tmp_path, aws_env) -> Iterator[Callable[..., tftest.Terraform
 
     failures = []
     for tf in reversed(made):
-        if Path(tf.tfdir, "terraform.tfstate").exists():
+        if _holds_resources(Path(tf.tfdir, "terraform.tfstate")):
             try:
                 tf.destroy()
             except tftest.TerraformTestError as error:  # keep destroying the others, then fail loudly
                 failures.append(f"{tf.tfdir}: {error}")
     if failures:
         pytest.fail("destroy failed in teardown:\n" + "\n".join(failures))
+
+
+@pytest.fixture
+def assert_idempotent() -> Callable[[tftest.TerraformTest], None]:
+    """`assert_idempotent(tf)`: right after an apply, a plan of the same inputs changes nothing.
+
+    Terratest's `ApplyAndIdempotent`, cloud-foundation-fabric's `e2e_validator`: every planned resource
+    change is a no-op, and there is at least one (the plan did look at what was applied).
+    """
+
+    def check(tf: tftest.TerraformTest) -> None:
+        plan = tf.plan(output=True)
+        changes = plan.resource_changes
+        assert changes, "the second plan saw no resource: it did not look at what was applied"
+        pending = {address: change["change"]["actions"] for address, change in changes.items()
+                   if change["change"]["actions"] != ["no-op"]}
+        assert not pending, f"the second plan is not empty: {pending}"
+
+    return check
+
+
+@pytest.fixture
+def assert_private_bucket(aws_client) -> Callable[[str], None]:
+    """`assert_private_bucket(name)`: what modules/s3-staging gives every bucket, read back through boto3.
+
+    All four public access blocks, ACLs off (BucketOwnerEnforced), versioning on, and a bucket policy
+    denying requests without TLS or over TLS older than 1.2 (encryption differs per caller: asserted there).
+    """
+
+    def check(bucket: str) -> None:
+        s3 = aws_client("s3")
+        assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        }
+        ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+        assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        policy = {s["Sid"]: s for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]}
+        assert set(policy) == {"DenyInsecureTransport", "DenyOutdatedTls"}
+        for sid, condition in (("DenyInsecureTransport", {"Bool": {"aws:SecureTransport": "false"}}),
+                               ("DenyOutdatedTls", {"NumericLessThan": {"s3:TlsVersion": "1.2"}})):
+            statement = policy[sid]
+            assert statement["Effect"] == "Deny" and statement["Principal"] == "*" and statement["Action"] == "s3:*"
+            assert sorted(statement["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+            assert statement["Condition"] == condition
+
+    return check

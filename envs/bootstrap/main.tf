@@ -1,146 +1,75 @@
-# The bucket every other root keeps its Terraform state in: versioned (state history), encrypted,
-# private, TLS-only, with old state versions eventually expired. Locking needs no DynamoDB table:
-# Terraform >= 1.10 locks with a conditional write of <key>.tflock next to the state (use_lockfile).
+# The bucket every other root keeps its Terraform state in: modules/s3-staging's private, versioned,
+# encrypted, TLS-only bucket, with current objects (the state) kept and superseded state versions
+# eventually expired. Locking needs no DynamoDB table: Terraform >= 1.10 locks with a conditional write
+# of <key>.tflock next to the state (use_lockfile).
 
 data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
 
 locals {
   bucket_name = coalesce(var.bucket_name, "tfstate-${data.aws_caller_identity.current.account_id}-${var.region}")
-  bucket_arn  = "arn:${data.aws_partition.current.partition}:s3:::${local.bucket_name}"
-  use_kms     = var.kms_key_arn != null
 }
 
-resource "aws_s3_bucket" "state" {
-  #checkov:skip=CKV_AWS_18:Access to state is audited with CloudTrail S3 data events; server access logs would need a second bucket outside Terraform's state.
-  #checkov:skip=CKV_AWS_144:State is small and versioned; cross-region replication is an account-level disaster-recovery decision, not the bootstrap's.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes state-bucket events.
-  #checkov:skip=CKV_AWS_145:Encryption is always on: SSE-S3 by default, SSE-KMS when kms_key_arn is given (aws_s3_bucket_server_side_encryption_configuration.state).
-  bucket        = local.bucket_name
+module "state_bucket" {
+  source = "../../modules/s3-staging"
+
+  bucket_name   = local.bucket_name
+  kms_key_arn   = var.kms_key_arn
   force_destroy = var.force_destroy
 
+  # State objects are current objects: they never expire. Superseded versions (the state history) do,
+  # after noncurrent_version_expiration_days; orphaned delete markers of released locks are removed.
+  object_expiration_days             = null
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+
   tags = var.tags
+}
+
+# Losing the bucket loses every environment's state. prevent_destroy cannot be set on a module's
+# resource from outside, so this guard carries it: it is replaced whenever the bucket would be
+# (triggers_replace) and destroyed with it (a destroy, also `-target=module.state_bucket`, takes the
+# resources that depend on its target along), and Terraform refuses any plan that destroys it.
+# Remove this block deliberately if you must destroy the bucket.
+resource "terraform_data" "state_bucket_guard" {
+  triggers_replace = [module.state_bucket.bucket_arn]
 
   lifecycle {
-    # Losing this bucket loses every environment's state. Remove this line deliberately if you must.
     prevent_destroy = true
   }
 }
 
-resource "aws_s3_bucket_public_access_block" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+# The bucket's resources lived in this root before it called the module: these move them in the state
+# instead of destroying and re-creating the bucket (which prevent_destroy refused anyway).
+moved {
+  from = aws_s3_bucket.state
+  to   = module.state_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_ownership_controls" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-
-  depends_on = [aws_s3_bucket_public_access_block.state]
+moved {
+  from = aws_s3_bucket_public_access_block.state
+  to   = module.state_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_versioning" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_ownership_controls.state
+  to   = module.state_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = local.use_kms ? "aws:kms" : "AES256"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = local.use_kms ? true : null
-  }
+moved {
+  from = aws_s3_bucket_versioning.state
+  to   = module.state_bucket.aws_s3_bucket_versioning.this
 }
 
-data "aws_iam_policy_document" "state" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid       = "DenyOutdatedTls"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.state
+  to   = module.state_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_policy" "state" {
-  bucket = aws_s3_bucket.state.id
-  policy = data.aws_iam_policy_document.state.json
-
-  depends_on = [
-    aws_s3_bucket_public_access_block.state,
-    aws_s3_bucket_ownership_controls.state,
-  ]
+moved {
+  from = aws_s3_bucket_policy.state
+  to   = module.state_bucket.aws_s3_bucket_policy.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  transition_default_minimum_object_size = "all_storage_classes_128K"
-
-  rule {
-    id     = "expire-superseded-state-versions"
-    status = "Enabled"
-
-    # Whole bucket: every state file and lock file.
-    filter {}
-
-    # Age only: newer_noncurrent_versions ("keep the last N") is not stored by the S3 emulator the
-    # tests apply this root against, which would leave the provider waiting for a match forever.
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-
-    # A released lock leaves a delete marker (the bucket is versioned); remove markers with nothing behind them.
-    expiration {
-      expired_object_delete_marker = true
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.state]
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.state
+  to   = module.state_bucket.aws_s3_bucket_lifecycle_configuration.this
 }

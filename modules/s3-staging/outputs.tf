@@ -8,6 +8,7 @@ output "bucket_name" {
     aws_s3_bucket_ownership_controls.this,
     aws_s3_bucket_server_side_encryption_configuration.this,
     aws_s3_bucket_policy.this,
+    aws_s3_bucket_versioning.this,
   ]
 }
 
@@ -47,6 +48,6 @@ output "service_role_name" {
 }
 
 output "lifecycle_rule_ids" {
-  description = "IDs of the lifecycle rules applied to the bucket (empty when create_lifecycle_configuration = false)."
-  value       = [for rule in try(aws_s3_bucket_lifecycle_configuration.this[0].rule, []) : rule.id]
+  description = "IDs of the lifecycle rules applied to the bucket."
+  value       = [for rule in aws_s3_bucket_lifecycle_configuration.this.rule : rule.id]
 }

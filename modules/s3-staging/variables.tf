@@ -44,7 +44,7 @@ variable "object_prefix" {
 }
 
 variable "environment" {
-  description = "Name of the environment the bucket belongs to (dev, staging, production, ...). Used to refuse force_destroy and a missing lifecycle configuration in production (prod, production, prd, with or without a suffix such as prod-eu)."
+  description = "Name of the environment the bucket belongs to (dev, staging, production, ...). Used to refuse force_destroy in production (prod, production, prd, with or without a suffix such as prod-eu)."
   type        = string
   default     = null
 
@@ -88,27 +88,14 @@ variable "tags" {
 # Lifecycle
 ################################################################################
 
-variable "create_lifecycle_configuration" {
-  description = "Create the lifecycle configuration (expiry of staged objects and of noncurrent versions, abort of incomplete multipart uploads). Leave true everywhere real: set false only for throwaway emulator buckets whose every apply must be fast, because the AWS provider waits for ten consecutive identical reads (about 55 s) after writing a lifecycle configuration. Refused when environment is a production name."
-  type        = bool
-  default     = true
-  nullable    = false
-
-  validation {
-    condition     = var.create_lifecycle_configuration || !can(regex("^(prod|production|prd)(-|$)", coalesce(var.environment, "unset")))
-    error_message = "create_lifecycle_configuration = false is refused for a production environment: staged objects and old versions would never expire."
-  }
-}
-
 variable "object_expiration_days" {
-  description = "Days after which staged objects under object_prefix expire (become noncurrent versions)."
+  description = "Days after which staged objects under object_prefix expire (become noncurrent versions). Null keeps current objects forever (a bucket of records rather than staged uploads, such as Terraform state); noncurrent versions still expire after noncurrent_version_expiration_days."
   type        = number
   default     = 30
-  nullable    = false
 
   validation {
-    condition     = var.object_expiration_days >= 1 && floor(var.object_expiration_days) == var.object_expiration_days
-    error_message = "object_expiration_days must be a whole number of days, at least 1."
+    condition     = var.object_expiration_days == null || try(var.object_expiration_days >= 1 && floor(var.object_expiration_days) == var.object_expiration_days, false)
+    error_message = "object_expiration_days must be a whole number of days, at least 1, or null to keep current objects."
   }
 }
 

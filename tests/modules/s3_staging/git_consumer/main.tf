@@ -12,9 +12,6 @@ module "staging_bucket" {
   bucket_name   = var.bucket_name
   environment   = "dev"
   force_destroy = true
-  # Throwaway bucket: skip the provider's ~55 s lifecycle waiter (the lifecycle rules are applied and
-  # read back by test_s3_staging.py).
-  create_lifecycle_configuration = false
 }
 
 output "bucket_name" {
