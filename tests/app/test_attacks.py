@@ -83,8 +83,9 @@ def test_requests_refused_before_the_app_answer_the_apis_json(service, raw, stat
 
 
 def test_a_malformed_body_nobody_reads_gets_one_answer_then_the_connection_closes(service) -> None:
-    answer = attacks.exchange(service.url, b"GET /api/health HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-                                           b"\r\nzz\r\n\r\nGET /api/health HTTP/1.1\r\nHost: a\r\n\r\n", until_close=True)
+    request = (b"GET /api/health HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"
+               b"GET /api/health HTTP/1.1\r\nHost: a\r\n\r\n")
+    answer = attacks.exchange(service.url, request, until_close=True)
     assert (answer.status, answer.json()) == (200, {"status": "ok"})
     assert answer.after == b"", "no second answer on the connection"
 

@@ -95,10 +95,11 @@ class Outcome:
 @pytest.mark.parametrize("worker", [{"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": "4"},
                                     {"GUNICORN_WORKER_CLASS": "gevent"}], ids=["gthread", "gevent"])
 def test_sigterm_drains_in_flight_requests_and_exits_cleanly(start_service, scripted_s3, worker) -> None:
-    """Workers that keep connections alive: gthread (sync with GUNICORN_THREADS > 1) and gevent. Uploads hang on a black-holed S3 (1 s each: the slow path);
-    mirror requests run on kept-alive connections throughout. SIGTERM to the master: everything in flight
-    gets a whole answer, readiness turns 503 on a kept connection, and gunicorn exits 0 well within the
-    graceful timeout."""
+    """Workers that keep connections alive: gthread (sync with GUNICORN_THREADS > 1) and gevent. Uploads
+    hang on a black-holed S3 (1 s each: the slow path); mirror requests run on kept-alive connections
+    throughout. SIGTERM to the master: everything in flight gets a whole answer (an upload S3 never
+    confirmed: 202 outcome unknown), readiness turns 503 on a kept connection, and gunicorn exits 0 well
+    within the graceful timeout."""
     graceful_timeout = 10
     service = start_service(**EMULATOR_CREDENTIALS, S3_BUCKET="drain-bucket", S3_ENDPOINT_URL=scripted_s3([None]).url,
                             WEB_CONCURRENCY="2", **worker, GUNICORN_GRACEFUL_TIMEOUT=str(graceful_timeout))
