@@ -66,8 +66,11 @@ class SandboxRun:
                "UPLOAD_TOKEN": self.token}
         command = [sys.executable, "-m", "harness.sandbox"]
         if tmux_socket:
-            # A real pane: the sandbox's terminal is the pane's pty, its output copied out by pipe-pane.
-            inner = " ".join(["exec", "env", *(f"{k}={v}" for k, v in env.items()), *command])
+            # A real pane running `make sandbox` itself, as a newcomer would: the pane's pty is its terminal,
+            # make its session leader (the hard case: make waits for its children on SIGHUP rather than pass
+            # it on), its output copied out by pipe-pane. `-o` keeps make from reinstalling the venv.
+            make = ["make", "--no-print-directory", "-o", ".venv/.installed", f"PY={sys.executable}", "sandbox"]
+            inner = " ".join(["exec", "env", *(f"{k}={v}" for k, v in env.items()), *make])
             subprocess.run(["tmux", "-L", tmux_socket, "new-session", "-d", "-s", "sandbox", "-x", "200", "-y", "50",
                             "-c", str(REPO_ROOT), inner], check=True, timeout=30)
             subprocess.run(["tmux", "-L", tmux_socket, "pipe-pane", "-t", "sandbox", "-o", f"cat >> {self.output}"],
@@ -165,7 +168,7 @@ def _fill_bucket(run: SandboxRun, count: int) -> None:
 @pytest.mark.skipif(not shutil.which("tmux") and os.environ.get("CI") != "true",
                     reason="tmux is not installed: apt-get install -y tmux")
 def test_closed_tmux_pane_stops_everything_within_seconds_with_many_objects_in_the_bucket(sandbox_runs):
-    """The terminal closes (a real pty: `tmux kill-pane`) after the bucket filled up: SIGHUP, and a quick stop."""
+    """The terminal closes (a real pty: `tmux kill-pane`) after the bucket filled up: a hang-up, and a quick stop."""
     socket = f"sandbox-test-{secrets.token_hex(3)}"
     run = sandbox_runs(tmux_socket=socket)
     run.wait_ready()
