@@ -437,6 +437,33 @@ def _bucket_summary(sandbox: Sandbox) -> list[str]:
     ]
 
 
+class TerminalWatch:
+    """Tells when the terminal we were started in hung up (its window or pane closed), SIGHUP or not.
+
+    On a hang-up the kernel signals only the session leader. A shell passes SIGHUP on to its jobs, but
+    `make`, the session leader when a pane runs `make sandbox` directly, waits for its children instead
+    (GNU make's fatal_error_signal), so no SIGHUP reaches us. A hung-up tty answers every write with EIO
+    and stops being a tty, so a zero-byte write tells without printing anything.
+    """
+
+    def __init__(self, stream=None):
+        stream = stream or sys.__stdout__
+        try:
+            self._fd = stream.fileno()
+            self._was_tty = os.isatty(self._fd)
+        except (OSError, ValueError, AttributeError):
+            self._fd, self._was_tty = -1, False
+
+    def hung_up(self) -> bool:
+        if not self._was_tty:
+            return False
+        try:
+            os.write(self._fd, b"")
+            return not os.isatty(self._fd)
+        except OSError:
+            return True
+
+
 def _ready_lines(sandbox: Sandbox, service: processes.ManagedProcess, token: str, token_from_env: bool,
                  started: float) -> list[str]:
     url, bucket = service.url, sandbox.outputs["bucket_name"]
@@ -473,15 +500,22 @@ def _ready_lines(sandbox: Sandbox, service: processes.ManagedProcess, token: str
 
 def _run(sandbox: Sandbox, stop_requested: threading.Event, stop_streaming: threading.Event, token: str,
          token_from_env: bool) -> int:
-    """Start the sandbox and serve until a signal or a failure; each step gives way to a signal."""
+    """Start the sandbox and serve until a signal, a closed terminal or a failure; each step gives way to them."""
     started = time.monotonic()
+    terminal = TerminalWatch()
+
+    def should_stop() -> bool:
+        if terminal.hung_up():
+            stop_requested.set()
+        return stop_requested.is_set()
+
     _say(f"sandbox: starting the S3 emulator (moto) on 127.0.0.1:{sandbox.emulator_port} and initialising envs/sandbox ...")
     sandbox.start()
     if stop_requested.is_set():
         return 0
     _say("sandbox: applying envs/sandbox (bucket via modules/s3-staging) ...")
     apply_run = sandbox.start_apply()
-    if not apply_run.wait_for(lambda run: stop_requested.is_set() or sandbox.bucket_built(run),
+    if not apply_run.wait_for(lambda run: should_stop() or sandbox.bucket_built(run),
                               timeout=APPLY_TIMEOUT_SECONDS):
         apply_run.wait(timeout=APPLY_TIMEOUT_SECONDS)  # raises with Terraform's errors if it failed
     if stop_requested.is_set():
@@ -491,7 +525,7 @@ def _run(sandbox: Sandbox, stop_requested: threading.Event, stop_streaming: thre
     _say("\n".join(_ready_lines(sandbox, service, token, token_from_env, started)))
     threading.Thread(target=_stream, args=(service.log_path, stop_streaming), daemon=True).start()
     apply_reported = False
-    while not stop_requested.is_set():
+    while not should_stop():
         if not service.alive() or not sandbox.emulator.alive():
             _say("sandbox: the service or the emulator stopped unexpectedly; shutting down", error=True)
             return 1
