@@ -52,6 +52,10 @@ bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs
 	$(PY) -m bench.mirror
 	$(PY) -m bench.terraform_apply
 
+.PHONY: image
+image: ## build app/Dockerfile with docker or podman (BASE_IMAGE, IMAGE, APP_VERSION; see bench/README.md#image)
+	$(PYTHON) -m harness.container build
+
 docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs
 	$(PY) -m harness.tfdocs --write
 
