@@ -51,6 +51,7 @@ bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m bench.mirror
 	$(PY) -m bench.terraform_apply
+	$(PY) -m bench.capacity
 
 .PHONY: image
 image: ## build app/Dockerfile with docker or podman (BASE_IMAGE, IMAGE, APP_VERSION; see bench/README.md#image)

@@ -358,12 +358,12 @@ class Container:
 
 def run(engine: Engine, image: str, pod: Pod, log_dir: Path, *, name: str, env: dict[str, str] | None = None,
         user: bool = True, limits: bool = True, command: list[str] | None = None, ready_path: str = "/api/ready",
-        timeout: float = 60) -> Container:
+        timeout: float = 60, extra_args: tuple[str, ...] = ()) -> Container:
     """Start `image` as `pod` (plus `env` on top of the chart's) and wait until `ready_path` answers 200."""
     environment = {**pod.env, **(env or {})}
     port = int(environment.get("PORT", pod.port))
     argv = engine.command("run", "--rm", "--name", name, "--stop-timeout", str(pod.grace_seconds),
-                          *run_arguments(engine, pod, user=user, limits=limits),
+                          *run_arguments(engine, pod, user=user, limits=limits), *extra_args,
                           *[f"--env={key}={value}" for key, value in environment.items()], image, *(command or []))
     process = processes.spawn(name, argv, {**os.environ, **engine.env}, log_dir)
     container = Container(engine, name, process, f"http://{environment.get('HOST', processes.LOOPBACK)}:{port}")
