@@ -350,6 +350,24 @@ class Container:
         except subprocess.TimeoutExpired:
             return None
 
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
+
+    def alive(self) -> bool:
+        return self.process.alive()
+
+    def log(self) -> str:
+        return self.process.log()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (gunicorn drains), up to `timeout` seconds, then removed; the container's exit code."""
+        if self.alive():
+            self.engine.run("kill", "--signal", "TERM", self.name, check=False, timeout=60)
+        exit_code = self.wait(timeout)
+        self.remove()
+        return exit_code
+
     def remove(self) -> None:
         """Stop (SIGKILL if need be) and delete the container and its client; safe to call more than once."""
         self.engine.run("rm", "--force", "--time", "0", self.name, check=False, timeout=120)
@@ -374,6 +392,22 @@ def run(engine: Engine, image: str, pod: Pod, log_dir: Path, *, name: str, env: 
         container.remove()
         raise
     return container
+
+
+def start_sandbox_service(settings: dict[str, str], log_dir: Path, port: int | None = None) -> Container:
+    """`SANDBOX_RUNTIME=container make sandbox`: the image, hardened as the chart's pod, with the sandbox's settings.
+
+    Same URL as the process runtime (loopback, `port`); `stop()` drains and removes the container.
+    """
+    engine = find_engine()
+    built = build_image(engine, tag=f"{IMAGE}:sandbox", app_version=settings.get("APP_VERSION", "sandbox"))
+    pod = chart_pod({"s3": {"bucket": settings["S3_BUCKET"], "endpointUrl": settings.get("S3_ENDPOINT_URL", ""),
+                            "prefix": settings.get("S3_PREFIX", "uploads/")}})
+    port = port or processes.free_port()
+    if processes.port_is_open(port):
+        raise RuntimeError(f"port {port} on {processes.LOOPBACK} is already in use; set PORT to a free one")
+    env = {**pod.env, **{k: v for k, v in settings.items() if v}, "HOST": processes.LOOPBACK, "PORT": str(port)}
+    return run(engine, built["image"], pod, log_dir, name=f"mirror-sandbox-{port}", env=env)
 
 
 def main(argv: list[str]) -> int:
