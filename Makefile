@@ -54,7 +54,7 @@ bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs
 	$(PY) -m bench.capacity
 
 .PHONY: image
-image: ## build app/Dockerfile with docker or podman (BASE_IMAGE, IMAGE, APP_VERSION; see bench/README.md#image)
+image: ## build app/Dockerfile with docker or podman (BASE_IMAGE, IMAGE, APP_VERSION; see bench/README.md)
 	$(PYTHON) -m harness.container build
 
 docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs

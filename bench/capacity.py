@@ -66,8 +66,10 @@ def settings_to_compare(pod: container.Pod) -> dict[str, dict[str, str]]:
     chart = {key: pod.env[key] for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS")}
     workers = chart["WEB_CONCURRENCY"]
     chart_class = pod.env.get("GUNICORN_WORKER_CLASS", "sync")  # the chart sets it once it offers gevent
+    # gunicorn's rule: the sync worker class with threads > 1 runs the gthread worker.
+    shown_class = "gthread" if chart_class == "sync" and int(chart["GUNICORN_THREADS"]) > 1 else chart_class
     compared = {
-        f"chart ({chart_class} {workers}x{chart['GUNICORN_THREADS']})": {**chart, "GUNICORN_WORKER_CLASS": chart_class},
+        f"chart ({shown_class} {workers}x{chart['GUNICORN_THREADS']})": {**chart, "GUNICORN_WORKER_CLASS": chart_class},
         f"sync {workers}": {"WEB_CONCURRENCY": workers, "GUNICORN_THREADS": "1", "GUNICORN_WORKER_CLASS": "sync"},
         "gthread 2x4": {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "GUNICORN_WORKER_CLASS": "sync"},
         f"gevent {workers}": {"WEB_CONCURRENCY": workers, "GUNICORN_THREADS": "1", "GUNICORN_WORKER_CLASS": "gevent"},
