@@ -350,6 +350,17 @@ class Container:
         except subprocess.TimeoutExpired:
             return None
 
+    def wait_answering(self, path: str, timeout: float, in_a_row: int = 3) -> None:
+        """Until `path` answers 200 `in_a_row` times running: readiness is per worker (each checks the bucket
+        itself), and a probe that reached one ready worker says nothing about the other."""
+        streak = [0]
+
+        def answered() -> bool:
+            streak[0] = streak[0] + 1 if processes.http_status(self.url + path, timeout=5) == 200 else 0
+            return streak[0] >= in_a_row
+
+        self.process.wait_until(answered, timeout, f"answering {path} {in_a_row} times in a row")
+
     @property
     def log_path(self) -> Path:
         return self.process.log_path
@@ -386,8 +397,7 @@ def run(engine: Engine, image: str, pod: Pod, log_dir: Path, *, name: str, env: 
     process = processes.spawn(name, argv, {**os.environ, **engine.env}, log_dir)
     container = Container(engine, name, process, f"http://{environment.get('HOST', processes.LOOPBACK)}:{port}")
     try:
-        process.wait_until(lambda: processes.http_status(container.url + ready_path) == 200, timeout,
-                           f"answering {ready_path}")
+        container.wait_answering(ready_path, timeout)
     except BaseException:
         container.remove()
         raise
