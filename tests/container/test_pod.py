@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from harness import processes
+from harness.container import run_arguments as container_flags
 from tests.container.conftest import EMULATOR_SECRET, UPLOAD_TOKEN
 
 AUTH = {"Authorization": f"Bearer {UPLOAD_TOKEN}"}
@@ -151,3 +152,17 @@ def test_sigterm_under_load_drops_nothing_and_exits_zero(start_pod, pod, aws_cli
     assert exit_code == 0, running.process.log()[-3000:]
     assert stopped_after < pod.grace_seconds - pod.pre_stop_seconds
     running.remove()
+
+
+def test_a_bad_setting_stops_the_container_with_one_line(engine, image, pod) -> None:
+    """What a typo in values.yaml's gunicorn block does to the pod: exit 2 with one readable line, no traceback."""
+    # Not WEB_CONCURRENCY: gunicorn itself parses that one at import (gunicorn/config.py Workers.default), so a
+    # bad value there ends in gunicorn's ValueError traceback before the service's config can speak.
+    env = {**pod.env, "GUNICORN_THREADS": "two"}
+    result = engine.run("run", "--rm", "--network", "none", *[flag for flag in container_flags(engine, pod) if flag != "--network=host"],
+                        *[f"--env={key}={value}" for key, value in env.items()], image["image"], check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert "configuration error" in output and "GUNICORN_THREADS" in output
+    assert "Traceback" not in output
+    assert UPLOAD_TOKEN not in output and EMULATOR_SECRET not in output
