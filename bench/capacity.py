@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -53,7 +54,7 @@ def read(*paths):
 quota = read("/sys/fs/cgroup/cpu.max") or f"{read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')} {read('/sys/fs/cgroup/cpu/cpu.cfs_period_us')}"
 memory = read("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 workers = []
-for pid in (p for p in os.listdir("/proc") if p.isdigit() and p != "1"):
+for pid in (p for p in os.listdir("/proc") if p.isdigit() and p not in ("1", str(os.getpid()))):
     cmdline = read(f"/proc/{pid}/cmdline") or ""
     status = read(f"/proc/{pid}/status") or ""
     if "gunicorn" in cmdline:
@@ -99,9 +100,11 @@ def measure(engine, image, pod, name, settings, args, logs_dir, upload_script) -
     started: list[container.Container] = []
     try:
         port = processes.free_port()
+        booting = time.monotonic()
         service = container.run(engine, image, pod, logs_dir, name=f"bench-service-{secrets.token_hex(3)}",
                                 env={**env, "PORT": str(port)})
         started.append(service)
+        start_to_ready = time.monotonic() - booting
         port = processes.free_port()
         bare = container.run(engine, image, pod, logs_dir, name=f"bench-bare-{secrets.token_hex(3)}",
                              env={**env, "PORT": str(port)}, ready_path=SERVICE_PATH,
@@ -124,11 +127,12 @@ def measure(engine, image, pod, name, settings, args, logs_dir, upload_script) -
             running.remove()
     row = {label: asdict(run) for label, run in results.items()}
     row.update(settings=settings, ratio=results["mirror"].requests_per_second / results["bare"].requests_per_second,
-               worker_rss_mb=probe["worker_rss_mb"][-int(settings["WEB_CONCURRENCY"]):], cgroup=probe)
+               worker_rss_mb=probe["worker_rss_mb"][-int(settings["WEB_CONCURRENCY"]):], cgroup=probe,
+               start_to_ready_seconds=round(start_to_ready, 1))
     print(f"{name:18} mirror {results['mirror'].requests_per_second:7.0f}/s p99 {results['mirror'].p99_ms:6.1f} ms | "
           f"bare {results['bare'].requests_per_second:7.0f}/s | ratio {row['ratio']:.2f} | "
           f"upload {results['upload'].requests_per_second:6.0f}/s p99 {results['upload'].p99_ms:6.1f} ms | "
-          f"RSS/worker {max(row['worker_rss_mb']):.0f} MB", flush=True)
+          f"RSS/worker {max(row['worker_rss_mb']):.0f} MB | ready {start_to_ready:.1f}s", flush=True)
     return row
 
 
