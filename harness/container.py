@@ -381,7 +381,8 @@ class Container:
 
     def remove(self) -> None:
         """Stop (SIGKILL if need be) and delete the container and its client; safe to call more than once."""
-        self.engine.run("rm", "--force", "--time", "0", self.name, check=False, timeout=120)
+        no_grace = ["--time", "0"] if self.engine.name == "podman" else []  # docker rm --force kills at once
+        self.engine.run("rm", "--force", *no_grace, self.name, check=False, timeout=120)
         self.process.stop(timeout=10)
 
 
