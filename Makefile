@@ -53,6 +53,11 @@ bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs
 	$(PY) -m bench.mirror
 	$(PY) -m bench.slow_clients
 	$(PY) -m bench.terraform_apply
+	$(PY) -m bench.capacity
+
+.PHONY: image
+image: ## build app/Dockerfile with docker or podman (BASE_IMAGE, IMAGE, APP_VERSION; see bench/README.md)
+	$(PYTHON) -m harness.container build
 
 .PHONY: validate
 validate: $(VENV)/.installed ## terraform init + validate of every root, example and module (offline: helm stand-in)

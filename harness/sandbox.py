@@ -329,6 +329,11 @@ class Sandbox:
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
         settings.pop("AWS_ENDPOINT_URL")  # the service reads S3_ENDPOINT_URL, as it does in a pod
+        if os.environ.get("SANDBOX_RUNTIME", "process") == "container":  # the image, run as the chart's pod
+            from harness import container
+
+            self.service = container.start_sandbox_service(settings, self.logs_dir, port=self.service_port)
+            return self.service
         env = processes.service_environment(**settings)
         self.service = processes.start_service(env, self.logs_dir, port=self.service_port,
                                                ready_path="/api/ready", timeout=30)
