@@ -199,6 +199,15 @@ data "aws_iam_policy_document" "service" {
     resources = ["${local.bucket_arn}/${var.object_prefix}*"]
   }
 
+  # An upload retried with the same Idempotency-Key finds its object already written (the conditional
+  # PutObject answers 412) and answers with what is stored, so the service reads back what it wrote,
+  # under its own prefix only.
+  statement {
+    sid       = "ReplayStagedObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/${var.object_prefix}*"]
+  }
+
   # The readiness check calls HeadBucket, which S3 authorises as s3:ListBucket on the bucket. It is
   # deliberately not conditioned on s3:prefix: HeadBucket carries no prefix, so such a condition would
   # fail the readiness check, and an IfExists variant would not restrict unprefixed listings anyway.
@@ -213,7 +222,8 @@ data "aws_iam_policy_document" "service" {
 
     content {
       sid       = "EncryptStagedObjectsWithBucketKey"
-      actions   = ["kms:GenerateDataKey", "kms:Encrypt"]
+      # Decrypt: reading back an object written under the key (an idempotent upload's replay).
+      actions   = ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"]
       resources = [statement.value]
 
       # Only through S3 in the bucket's region: the service cannot use the key directly.

@@ -33,7 +33,7 @@ output "object_prefix" {
 }
 
 output "service_policy_json" {
-  description = "Least-privilege IAM policy for the service: s3:PutObject under object_prefix, s3:ListBucket on the bucket (HeadBucket readiness check) and, with kms_key_arn, kms:GenerateDataKey/kms:Encrypt via S3. Known at plan time."
+  description = "Least-privilege IAM policy for the service: s3:PutObject and s3:GetObject (idempotent replays) under object_prefix, s3:ListBucket on the bucket (HeadBucket readiness check) and, with kms_key_arn, kms:GenerateDataKey/kms:Encrypt/kms:Decrypt via S3. Known at plan time."
   value       = data.aws_iam_policy_document.service.json
 }
 

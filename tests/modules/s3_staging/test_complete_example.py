@@ -97,7 +97,7 @@ def test_complete_example_applies_kms_lifecycle_rules_and_a_pod_identity_and_irs
     service = statements_by_sid(outputs["service_policy_json"])
     assert service["PutStagedObjects"]["Resource"] == f"arn:aws:s3:::{bucket}/uploads/*"
     key_use = service["EncryptStagedObjectsWithBucketKey"]
-    assert sorted(key_use["Action"]) == ["kms:Encrypt", "kms:GenerateDataKey"]
+    assert sorted(key_use["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
     assert key_use["Resource"] == outputs["kms_key_arn"]
     assert key_use["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
 

@@ -57,9 +57,12 @@ def test_module_applies_a_private_bucket_and_a_pod_identity_role_then_destroys_t
     attached = iam.get_role_policy(RoleName=outputs["service_role_name"], PolicyName="staging-bucket-access")
     assert attached["PolicyDocument"] == json.loads(outputs["service_policy_json"])
     service = statements_by_sid(outputs["service_policy_json"])
-    assert set(service) == {"PutStagedObjects", "ReadinessHeadBucket"}  # no KMS statement without a key
+    assert set(service) == {"PutStagedObjects", "ReplayStagedObjects", "ReadinessHeadBucket"}  # no KMS without a key
     assert service["PutStagedObjects"]["Action"] == "s3:PutObject"
     assert service["PutStagedObjects"]["Resource"] == f"arn:aws:s3:::{bucket}/uploads/*"
+    # Reads only what it writes: an Idempotency-Key replay answers with the stored object.
+    assert service["ReplayStagedObjects"]["Action"] == "s3:GetObject"
+    assert service["ReplayStagedObjects"]["Resource"] == f"arn:aws:s3:::{bucket}/uploads/*"
     assert service["ReadinessHeadBucket"]["Action"] == "s3:ListBucket"
     assert service["ReadinessHeadBucket"]["Resource"] == f"arn:aws:s3:::{bucket}"
 
