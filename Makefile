@@ -4,7 +4,9 @@ SHELL        := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON       ?= python3
-VENV         := .venv
+# VENV can point at an existing environment (the pipeline tests run jobs in a clean copy with the
+# checkout's .venv rather than building a second one).
+VENV         ?= .venv
 CHECKOV_VENV := .venv-checkov
 PY           := $(VENV)/bin/python
 ENV          ?= sandbox
@@ -19,11 +21,13 @@ export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 export CHECKOV_BIN := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 .PHONY: help sandbox test e2e bench docs fmt lint tools clean
+.PHONY: lint-python lint-terraform lint-docker lint-yaml lint-shell plan apply release changelog
+.PHONY: minikube-start minikube-deploy minikube-url minikube-logs minikube-destroy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: app/requirements.txt requirements/dev.txt
+$(VENV)/.installed: app/requirements.txt requirements/dev.txt requirements/pipeline.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11 or newer")'
 	@command -v terraform >/dev/null || { echo "Terraform >= 1.10 is required on PATH: https://developer.hashicorp.com/terraform/install" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +61,27 @@ docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READM
 
 fmt: ## format all Terraform
 	terraform fmt -recursive
+
+# --- lint: real linters that fail on findings (pre-commit and the pipeline's lint job call these) ---
+SHELL_SCRIPTS := $(shell git ls-files -- .ci/run '*.sh' 2>/dev/null)
+DOCKERFILES   := $(shell git ls-files -- '*Dockerfile' 2>/dev/null)
+
+lint: lint-python lint-terraform lint-docker lint-yaml lint-shell ## ruff, terraform fmt -check, hadolint, yamllint, shellcheck
+
+lint-python: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+lint-terraform:
+	terraform fmt -check -recursive -diff
+
+lint-docker: $(VENV)/.installed
+	$(VENV)/bin/hadolint $(DOCKERFILES)
+
+lint-yaml: $(VENV)/.installed
+	$(VENV)/bin/yamllint --strict .
+
+lint-shell: $(VENV)/.installed
+	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
 
 clean: ## remove virtual environments, caches and run output
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .sandbox bench/results .pytest_cache
