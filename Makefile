@@ -21,7 +21,7 @@ export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 export CHECKOV_BIN := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 .PHONY: help sandbox test e2e bench docs fmt lint tools clean
-.PHONY: lint-python lint-terraform lint-docker lint-yaml lint-shell plan apply release changelog
+.PHONY: validate lint-python lint-terraform lint-docker lint-yaml lint-shell plan apply release changelog
 .PHONY: minikube-start minikube-deploy minikube-url minikube-logs minikube-destroy
 
 help: ## list the targets
@@ -82,6 +82,19 @@ lint-yaml: $(VENV)/.installed
 
 lint-shell: $(VENV)/.installed
 	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
+
+validate: $(VENV)/.installed ## terraform init -backend=false + validate on every root, module and example
+	$(PY) -m harness.validate
+
+# --- the pipeline's plan and apply jobs (harness/ci_plan.py; README "The GitLab pipeline") ---
+# The sandbox plans against a moto server of its own unless TF_VAR_emulator_endpoint names one.
+PLAN_FLAGS_sandbox := --emulator
+
+plan: $(VENV)/.installed ## plan an environment as the pipeline does: make plan ENV=aws|sandbox (report, readable plan, encrypted plan file)
+	$(PY) -m harness.ci_plan plan envs/$(ENV) $(PLAN_FLAGS_$(ENV))
+
+apply: $(VENV)/.installed ## apply exactly the plan `make plan` left for this commit: make apply ENV=aws
+	$(PY) -m harness.ci_plan apply envs/$(ENV)
 
 clean: ## remove virtual environments, caches and run output
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .sandbox bench/results .pytest_cache
