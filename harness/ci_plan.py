@@ -98,11 +98,6 @@ def _fernet():
                             ) from None
 
 
-def _on_default_branch() -> bool:
-    branch = os.environ.get("CI_COMMIT_BRANCH")
-    return bool(branch) and branch == os.environ.get("CI_DEFAULT_BRANCH")
-
-
 @contextlib.contextmanager
 def _emulator_if_needed(root: Path, wanted: bool) -> Iterator[dict[str, str]]:
     """The environment for Terraform; with `wanted` and no TF_VAR_emulator_endpoint, a moto server for the run."""
@@ -122,8 +117,8 @@ def _emulator_if_needed(root: Path, wanted: bool) -> Iterator[dict[str, str]]:
 def plan(root: Path, emulator: bool = False) -> dict:
     commit = current_commit()
     fernet = _fernet()
-    if fernet is None and _on_default_branch():
-        raise PipelineError(f"a default-branch plan must be appliable: set {KEY_VARIABLE} (a masked, protected CI/CD variable)")
+    if fernet is None and os.environ.get("PLAN_REQUIRE_APPLIABLE") == "true":
+        raise PipelineError(f"this plan must be appliable: set {KEY_VARIABLE} (a masked, protected CI/CD variable)")
     for stale in (PLAN_FILE, ENCRYPTED_PLAN, REPORT, READABLE_PLAN, META):
         (root / stale).unlink(missing_ok=True)
     with _emulator_if_needed(root, emulator) as env:
