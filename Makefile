@@ -21,7 +21,7 @@ export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 export CHECKOV_BIN := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 .PHONY: help sandbox test e2e bench docs fmt lint tools clean
-.PHONY: validate lint-python lint-terraform lint-docker lint-yaml lint-shell plan apply release changelog
+.PHONY: image-push validate lint-python lint-terraform lint-docker lint-yaml lint-shell plan apply release changelog
 .PHONY: minikube-start minikube-deploy minikube-url minikube-logs minikube-destroy
 
 help: ## list the targets
@@ -95,6 +95,56 @@ plan: $(VENV)/.installed ## plan an environment as the pipeline does: make plan 
 
 apply: $(VENV)/.installed ## apply exactly the plan `make plan` left for this commit: make apply ENV=aws
 	$(PY) -m harness.ci_plan apply envs/$(ENV)
+
+# --- releases: repo-wide semantic-version tags vMAJOR.MINOR.PATCH, CHANGELOG.md by git-cliff ---
+changelog: $(VENV)/.installed ## regenerate CHANGELOG.md from the commits (git-cliff, cliff.toml)
+	$(VENV)/bin/git-cliff --output CHANGELOG.md
+
+release: $(VENV)/.installed ## tag a release: make release VERSION=v1.2.0 (changelog commit + annotated tag; push them yourself)
+	@[[ "$(VERSION)" =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$$ ]] || { echo "VERSION must be a semantic version tag such as v1.2.0 (got '$(VERSION)')" >&2; exit 1; }
+	@git diff --quiet HEAD -- || { echo "commit or stash your changes first: a release tags a clean tree" >&2; exit 1; }
+	@! git rev-parse -q --verify "refs/tags/$(VERSION)" >/dev/null || { echo "$(VERSION) already exists: releases are immutable, pick the next version" >&2; exit 1; }
+	$(VENV)/bin/git-cliff --tag $(VERSION) --output CHANGELOG.md
+	git add CHANGELOG.md
+	git commit -q -m "chore(release): $(VERSION)"
+	git tag -a $(VERSION) -m "Release $(VERSION)"
+	@echo "tagged $(VERSION); publish with: git push origin HEAD $(VERSION)"
+
+image-push: ## build and push the image as the pipeline's build job does (BuildKit rootless, CI_REGISTRY_* set)
+	.ci/push-image.sh
+
+# --- Minikube lifecycle (envs/local): start, deploy, url, logs, destroy ---
+MINIKUBE_PROFILE ?= minikube
+LOCAL_TF         := terraform -chdir=envs/local
+
+define require-tools
+@for tool in $(1); do command -v $$tool >/dev/null || { echo "make $@ needs $$tool on PATH, which is missing: install it (https://minikube.sigs.k8s.io/docs/start/, https://kubernetes.io/docs/tasks/tools/)" >&2; exit 1; }; done
+endef
+
+minikube-start: ## start Minikube (profile MINIKUBE_PROFILE, kube context `minikube`)
+	$(call require-tools,minikube)
+	minikube start --profile $(MINIKUBE_PROFILE)
+
+minikube-deploy: ## build the image inside Minikube and apply envs/local (emulator on :4566, TF_VAR_upload_token set)
+	$(call require-tools,minikube terraform)
+	@[[ -n "$${TF_VAR_upload_token:-}" ]] || { echo 'export TF_VAR_upload_token first, e.g. export TF_VAR_upload_token="$$(python3 -c "import secrets; print(secrets.token_urlsafe(24))")"' >&2; exit 1; }
+	minikube --profile $(MINIKUBE_PROFILE) image build -t mirror-service:dev app/
+	$(LOCAL_TF) init -input=false
+	$(LOCAL_TF) apply -input=false -auto-approve
+
+minikube-url: ## the port-forward to run and the curl calls for the release on Minikube
+	$(call require-tools,minikube kubectl terraform)
+	@$(LOCAL_TF) output -raw port_forward_command; echo
+	@$(LOCAL_TF) output curl_commands
+
+minikube-logs: ## follow the service's logs on Minikube
+	$(call require-tools,minikube kubectl terraform)
+	kubectl --context $(MINIKUBE_PROFILE) logs --namespace "$$($(LOCAL_TF) output -raw namespace)" --follow --all-containers "deployment/$$($(LOCAL_TF) output -raw deployment_name)"
+
+minikube-destroy: ## destroy envs/local's release and bucket, then delete the Minikube cluster
+	$(call require-tools,minikube terraform)
+	$(LOCAL_TF) destroy -input=false -auto-approve
+	minikube delete --profile $(MINIKUBE_PROFILE)
 
 clean: ## remove virtual environments, caches and run output
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .sandbox bench/results .pytest_cache
