@@ -7,6 +7,7 @@ repository passing `make lint` is asserted where the pipeline runs it (test_pipe
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -51,3 +52,25 @@ def test_make_lint_runs_every_piece_and_fails(repo_with_findings):
     assert result.returncode != 0
     for _, _, finding in FINDINGS.values():
         assert finding in result.stdout + result.stderr
+
+
+def _pre_commit(repo, tmp_path) -> subprocess.CompletedProcess:
+    venv = processes.REPO_ROOT / ".venv"
+    env = {**os.environ, "VENV": str(venv), "PRE_COMMIT_HOME": str(tmp_path / "pre-commit"),
+           "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
+    (repo / ".venv").symlink_to(venv)  # the check-gitlab-ci hook calls .venv/bin/check-jsonschema
+    return subprocess.run([str(venv / "bin/pre-commit"), "run", "--all-files"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_pre_commit_hooks_run_the_lint_pieces(repo_with_findings, tmp_path):
+    result = _pre_commit(repo_with_findings, tmp_path)
+    assert result.returncode != 0
+    for hook in ("ruff", "terraform fmt", "hadolint", "yamllint", "shellcheck"):
+        assert any(hook in line and "Failed" in line for line in result.stdout.splitlines()), result.stdout
+
+
+def test_pre_commit_hooks_pass_on_the_repository(tmp_path):
+    repo = ci_local.clean_copy(tmp_path / "repo")
+    result = _pre_commit(repo, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
