@@ -7,6 +7,7 @@ set -euo pipefail
 
 : "${TERRAFORM_VERSION:?set TERRAFORM_VERSION (the pipeline sets it in .gitlab-ci.yml)}"
 HASHICORP_FINGERPRINT="C874011F0AB405110D02105534365D9472D7468F"
+install_dir="${TERRAFORM_INSTALL_DIR:-/usr/local/bin}"
 
 if command -v terraform >/dev/null; then
   installed="$(terraform version -json | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p')"
@@ -44,5 +45,5 @@ gpg --batch --with-colons --fingerprint | grep -q "^fpr:*${HASHICORP_FINGERPRINT
 }
 gpg --batch --quiet --trust-model always --verify "${work}/${sums}.sig" "${work}/${sums}"
 (cd "${work}" && sha256sum --check --ignore-missing --status "${sums}")
-unzip -o -q "${work}/${archive}" -d /usr/local/bin terraform
-terraform version
+unzip -o -q "${work}/${archive}" -d "${install_dir}" terraform
+"${install_dir}/terraform" version
