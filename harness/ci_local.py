@@ -9,6 +9,7 @@ job installs what is already here.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -59,6 +60,9 @@ def clean_copy(destination: Path, branch: str = "main") -> Path:
     git(destination, "init", "-q", "-b", branch)
     git(destination, "remote", "add", "origin", ORIGIN_URL)
     commit(destination, "pipeline under test")
+    # origin's default branch is main, as on the GitLab project (gitlab-ci-local reads origin/HEAD)
+    git(destination, "update-ref", "refs/remotes/origin/main", "HEAD")
+    git(destination, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
     # The copy's requirement files are older than the shared venv, so `make` reuses it instead of rebuilding.
     for requirements in [destination / "app/requirements.txt", *destination.glob("requirements/*.txt")]:
         os.utime(requirements, (0, 0))
@@ -86,6 +90,10 @@ class JobRun:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+    def json(self):
+        """The JSON document of `--list-json`, after whatever warnings gitlab-ci-local printed first."""
+        return json.loads(self.stdout[self.stdout.index("\n[") + 1 if not self.stdout.startswith("[") else 0:])
 
     def artifacts(self, job: str) -> Path:
         """Where gitlab-ci-local keeps the files a job exported as artifacts."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness import terraform
@@ -48,24 +49,27 @@ def not_installable_here(providers: set[str]) -> set[str]:
     return {provider for provider in providers if f"registry.terraform.io/{provider}" != terraform.MIRRORED_PROVIDER}
 
 
+def validate_root(root: Path, env: dict[str, str]) -> str:
+    """One line (SKIP, FAIL with Terraform's message, or OK) for one root."""
+    name = root.relative_to(REPO_ROOT)
+    missing = not_installable_here(required_providers(root))
+    if missing:
+        return f"SKIP {name}: needs {', '.join(sorted(missing))}, which the offline provider mirror lacks"
+    for args in (["init", "-backend=false", "-input=false", "-no-color"], ["validate", "-no-color"]):
+        result = terraform.run(args, cwd=root, env=env, check=False)
+        if result.returncode != 0:
+            return f"FAIL {name}: terraform {args[0]}\n{result.stderr}{result.stdout[-2000:]}"
+    return f"OK   {name}"
+
+
 def main() -> int:
     env = terraform.terraform_env()
-    failed = 0
-    for root in terraform_roots():
-        name = root.relative_to(REPO_ROOT)
-        missing = not_installable_here(required_providers(root))
-        if missing:
-            print(f"SKIP {name}: needs {', '.join(sorted(missing))}, which the offline provider mirror lacks")
-            continue
-        for args in (["init", "-backend=false", "-input=false", "-no-color"], ["validate", "-no-color"]):
-            result = terraform.run(args, cwd=root, env=env, check=False)
-            if result.returncode != 0:
-                print(f"FAIL {name}: terraform {args[0]}\n{result.stderr}{result.stdout[-2000:]}")
-                failed += 1
-                break
-        else:
-            print(f"OK   {name}")
-    return 1 if failed else 0
+    # Two at a time: init and validate mostly wait on the provider plugin, and the plugin cache is
+    # already filled (or filled by the first init of the aws provider).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        lines = list(pool.map(lambda root: validate_root(root, env), terraform_roots()))
+    print("\n".join(lines))
+    return 1 if any(line.startswith("FAIL") for line in lines) else 0
 
 
 if __name__ == "__main__":

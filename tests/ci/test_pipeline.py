@@ -117,7 +117,7 @@ def clean_repo(tmp_path_factory) -> Path:
 def test_gitlab_ci_local_lists_every_job_as_gitlab_would(clean_repo):
     listed = ci_local.run(clean_repo, "--list-json")
     assert listed.returncode == 0, listed.output
-    on_main = {job["name"]: job for job in json.loads(listed.stdout[listed.stdout.index("["):])}
+    on_main = {job["name"]: job for job in listed.json()}
     assert set(on_main) == {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}
     assert on_main["apply:aws"]["when"] == "manual"
     assert [need if isinstance(need, str) else need["job"] for need in on_main["apply:aws"]["needs"]] == ["plan:aws"]
@@ -212,3 +212,21 @@ def test_image_is_built_after_tests_and_tagged_with_the_commit_and_the_version(j
         '$CI_PIPELINE_SOURCE == "merge_request_event"', "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "$CI_COMMIT_TAG"}
     script = (REPO_ROOT / build["script"][0]).read_text()
     assert '${CI_REGISTRY_IMAGE}:${CI_COMMIT_SHA}' in script and '${CI_REGISTRY_IMAGE}:${CI_COMMIT_TAG}' in script
+
+
+@pytest.mark.parametrize(("branch", "variables", "expected"), [
+    ("main", {}, {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}),
+    ("feature/x", {"CI_PIPELINE_SOURCE": "merge_request_event"},
+     {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws"}),
+    ("feature/x", {}, {"lint", "validate", "test", "plan:sandbox"}),
+], ids=["default-branch", "merge-request", "branch-without-mr"])
+def test_each_kind_of_pipeline_gets_the_jobs_it_should(tmp_path, branch, variables, expected):
+    """Rules evaluated by gitlab-ci-local: apply only on the default branch, MR plans, no image for plain branches."""
+    if ci_local.missing_tools() and os.environ.get("CI") != "true":
+        pytest.skip(f"gitlab-ci-local needs {', '.join(ci_local.missing_tools())}")
+    repo = ci_local.clean_copy(tmp_path / "repo", branch=branch)
+    predefined = [arg for name in variables for arg in ("--ignore-predefined-vars", name)]
+    listed = ci_local.run(repo, "--list-json", *predefined, variables=variables)
+    assert listed.returncode == 0, listed.output
+    # --list-json lists every job with its evaluated `when`; GitLab creates the ones not `never`
+    assert {job["name"] for job in listed.json() if job["when"] != "never"} == expected

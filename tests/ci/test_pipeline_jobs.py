@@ -167,3 +167,29 @@ def test_apply_applies_exactly_the_reviewed_plan_with_the_lock_it_travelled_with
     assert (run.repo / "envs/sandbox/.terraform.lock.hcl").read_text() == lock
     assert not (run.repo / "envs/sandbox/plan.cache").exists()
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_a_merge_request_plan_without_protected_variables_is_review_only(tmp_path):
+    """No PLAN_ENCRYPTION_KEY (protected): the plan is shown and reported, nothing appliable is kept.
+
+    Also the path GitLab takes for plan:sandbox: no TF_VAR_emulator_endpoint, so `make plan` starts
+    its own moto server through the harness.
+    """
+    repo = ci_local.clean_copy(tmp_path / "repo")
+    commit = ci_local.git(repo, "rev-parse", "HEAD")
+    env = terraform.terraform_env(VENV=str(processes.REPO_ROOT / ".venv"), CI_COMMIT_SHA=commit)
+    for name in ("PLAN_ENCRYPTION_KEY", "TF_VAR_emulator_endpoint", "PLAN_REQUIRE_APPLIABLE"):
+        env.pop(name, None)
+    refused = subprocess.run(["make", "--no-print-directory", "plan", "ENV=sandbox"], cwd=repo, capture_output=True,
+                             text=True, timeout=600, check=False, env={**env, "PLAN_REQUIRE_APPLIABLE": "true"})
+    assert refused.returncode != 0 and "this plan must be appliable: set PLAN_ENCRYPTION_KEY" in refused.stderr
+    result = subprocess.run(["make", "--no-print-directory", "plan", "ENV=sandbox"], cwd=repo, capture_output=True,
+                            text=True, timeout=600, check=False, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    root = repo / "envs/sandbox"
+    assert json.loads((root / "plan.json").read_text()) == {"create": 7, "update": 0, "delete": 0}
+    assert json.loads((root / "plan.meta.json").read_text())["applicable"] is False
+    assert not (root / "plan.cache").exists() and not (root / "plan.cache.enc").exists()
+    assert "review only" in result.stdout
+    apply = _apply(repo, commit, key=KEY)
+    assert apply.returncode != 0 and "this plan was for review only" in apply.stderr
