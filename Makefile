@@ -4,7 +4,9 @@ SHELL        := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON       ?= python3
-VENV         := .venv
+# VENV can point at an existing environment (the pipeline tests run jobs in a clean copy with the
+# checkout's .venv rather than building a second one).
+VENV         ?= .venv
 CHECKOV_VENV := .venv-checkov
 PY           := $(VENV)/bin/python
 ENV          ?= sandbox
@@ -19,11 +21,13 @@ export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 export CHECKOV_BIN := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 .PHONY: help sandbox test e2e bench docs fmt lint tools clean
+.PHONY: image-push lint-python lint-terraform lint-docker lint-yaml lint-shell plan apply release changelog
+.PHONY: minikube-start minikube-deploy minikube-url minikube-logs minikube-destroy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: app/requirements.txt requirements/dev.txt pyproject.toml app/pyproject.toml
+$(VENV)/.installed: app/requirements.txt requirements/dev.txt requirements/pipeline.txt pyproject.toml app/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11 or newer")'
 	@command -v terraform >/dev/null || { echo "Terraform >= 1.10 is required on PATH: https://developer.hashicorp.com/terraform/install" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +73,87 @@ docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READM
 
 fmt: ## format all Terraform
 	terraform fmt -recursive
+
+# --- lint: real linters that fail on findings (pre-commit and the pipeline's lint job call these) ---
+SHELL_SCRIPTS := $(shell git ls-files -- .ci/run '*.sh' 2>/dev/null)
+DOCKERFILES   := $(shell git ls-files -- '*Dockerfile' 2>/dev/null)
+
+lint: lint-python lint-terraform lint-docker lint-yaml lint-shell ## ruff, terraform fmt -check, hadolint, yamllint, shellcheck
+
+lint-python: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+lint-terraform:
+	terraform fmt -check -recursive -diff
+
+lint-docker: $(VENV)/.installed
+	$(VENV)/bin/hadolint $(DOCKERFILES)
+
+lint-yaml: $(VENV)/.installed
+	$(VENV)/bin/yamllint --strict .
+
+lint-shell: $(VENV)/.installed
+	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
+
+# --- the pipeline's plan and apply jobs (harness/ci_plan.py; README "The GitLab pipeline") ---
+# The sandbox plans against a moto server of its own unless TF_VAR_emulator_endpoint names one.
+PLAN_FLAGS_sandbox := --emulator
+
+plan: $(VENV)/.installed ## plan an environment as the pipeline does: make plan ENV=aws|sandbox (report, readable plan, encrypted plan file)
+	$(PY) -m harness.ci_plan plan envs/$(ENV) $(PLAN_FLAGS_$(ENV))
+
+apply: $(VENV)/.installed ## apply exactly the plan `make plan` left for this commit: make apply ENV=aws
+	$(PY) -m harness.ci_plan apply envs/$(ENV)
+
+# --- releases: repo-wide semantic-version tags vMAJOR.MINOR.PATCH, CHANGELOG.md by git-cliff ---
+changelog: $(VENV)/.installed ## regenerate CHANGELOG.md from the commits (git-cliff, cliff.toml)
+	$(VENV)/bin/git-cliff --output CHANGELOG.md
+
+release: $(VENV)/.installed ## tag a release: make release VERSION=v1.2.0 (changelog commit + annotated tag; push them yourself)
+	@[[ "$(VERSION)" =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$$ ]] || { echo "VERSION must be a semantic version tag such as v1.2.0 (got '$(VERSION)')" >&2; exit 1; }
+	@git diff --quiet HEAD -- || { echo "commit or stash your changes first: a release tags a clean tree" >&2; exit 1; }
+	@! git rev-parse -q --verify "refs/tags/$(VERSION)" >/dev/null || { echo "$(VERSION) already exists: releases are immutable, pick the next version" >&2; exit 1; }
+	$(VENV)/bin/git-cliff --tag $(VERSION) --output CHANGELOG.md
+	git add CHANGELOG.md
+	git commit -q -m "chore(release): $(VERSION)"
+	git tag -a $(VERSION) -m "Release $(VERSION)"
+	@echo "tagged $(VERSION); publish with: git push origin HEAD $(VERSION)"
+
+image-push: ## build and push the image as the pipeline's build job does (BuildKit rootless, CI_REGISTRY_* set)
+	.ci/push-image.sh
+
+# --- Minikube lifecycle (envs/local): start, deploy, url, logs, destroy ---
+MINIKUBE_PROFILE ?= minikube
+LOCAL_TF         := terraform -chdir=envs/local
+
+define require-tools
+@for tool in $(1); do command -v $$tool >/dev/null || { echo "make $@ needs $$tool on PATH, which is missing: install it (https://minikube.sigs.k8s.io/docs/start/, https://kubernetes.io/docs/tasks/tools/)" >&2; exit 1; }; done
+endef
+
+minikube-start: ## start Minikube (profile MINIKUBE_PROFILE, kube context `minikube`)
+	$(call require-tools,minikube)
+	minikube start --profile $(MINIKUBE_PROFILE)
+
+minikube-deploy: ## build the image inside Minikube and apply envs/local (emulator on :4566, TF_VAR_upload_token set)
+	$(call require-tools,minikube terraform)
+	@[[ -n "$${TF_VAR_upload_token:-}" ]] || { echo 'export TF_VAR_upload_token first, e.g. export TF_VAR_upload_token="$$(python3 -c "import secrets; print(secrets.token_urlsafe(24))")"' >&2; exit 1; }
+	minikube --profile $(MINIKUBE_PROFILE) image build -t mirror-service:dev app/
+	$(LOCAL_TF) init -input=false
+	$(LOCAL_TF) apply -input=false -auto-approve
+
+minikube-url: ## the port-forward to run and the curl calls for the release on Minikube
+	$(call require-tools,minikube kubectl terraform)
+	@$(LOCAL_TF) output -raw port_forward_command; echo
+	@$(LOCAL_TF) output curl_commands
+
+minikube-logs: ## follow the service's logs on Minikube
+	$(call require-tools,minikube kubectl terraform)
+	kubectl --context $(MINIKUBE_PROFILE) logs --namespace "$$($(LOCAL_TF) output -raw namespace)" --follow --all-containers "deployment/$$($(LOCAL_TF) output -raw deployment_name)"
+
+minikube-destroy: ## destroy envs/local's release and bucket, then delete the Minikube cluster
+	$(call require-tools,minikube terraform)
+	$(LOCAL_TF) destroy -input=false -auto-approve
+	minikube delete --profile $(MINIKUBE_PROFILE)
 
 clean: ## remove virtual environments, caches and run output
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .sandbox bench/results .pytest_cache

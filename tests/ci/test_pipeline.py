@@ -1,9 +1,11 @@
-"""The GitLab pipeline, checked offline: GitLab's own schema, checkov's CI checks, and the job graph.
+"""The GitLab pipeline's shape: GitLab's semantics (gitlab-ci-local --list/--preview), GitLab's own
+schema, checkov's CI checks, and the job graph.
 
-GitLab itself cannot run here, so these tests pin down the properties that matter to the people who
-rely on the pipeline: nothing is applied that a person did not review as a plan, nothing is applied
-unless validate and the whole test suite passed, every Terraform root is validated, and no static
-cloud key is ever needed.
+GitLab itself cannot run here; gitlab-ci-local parses and expands the file the way GitLab does (it
+refused the old file: `cache:key:files` takes at most two files), and the tests below pin down what the
+people relying on the pipeline need: nothing is applied that a person did not review as a plan,
+nothing is applied unless lint, validate and the whole suite passed, every job is a Makefile target,
+and no static cloud key is ever needed. tests/ci/test_pipeline_jobs.py runs the cloud-free jobs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from harness import ci_local, validate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_FILE = REPO_ROOT / ".gitlab-ci.yml"
@@ -53,14 +57,6 @@ def jobs(pipeline) -> dict[str, dict]:
 
 def _needs(job: dict) -> list[str]:
     return [need if isinstance(need, str) else need["job"] for need in job.get("needs", [])]
-
-
-def _script_text(job: dict) -> str:
-    def flatten(lines):
-        for line in lines or []:
-            yield from flatten(line) if isinstance(line, list) else [line]
-
-    return "\n".join(flatten(job.get("before_script", []))) + "\n" + "\n".join(flatten(job.get("script", [])))
 
 
 def _upstream(jobs: dict, name: str) -> set[str]:
@@ -110,60 +106,127 @@ def test_every_job_runs_in_a_declared_stage_and_needs_only_earlier_jobs(pipeline
             assert stages.index(jobs[needed]["stage"]) <= stages.index(job["stage"]), f"{name} needs a later job"
 
 
-def test_apply_runs_only_a_reviewed_plan_after_validate_and_tests(jobs):
+@pytest.fixture(scope="module")
+def clean_repo(tmp_path_factory) -> Path:
+    missing = ci_local.missing_tools()
+    if missing and os.environ.get("CI") != "true":
+        pytest.skip(f"gitlab-ci-local needs {', '.join(missing)}")
+    return ci_local.clean_copy(tmp_path_factory.mktemp("ci") / "repo")
+
+
+def test_gitlab_ci_local_lists_every_job_as_gitlab_would(clean_repo):
+    listed = ci_local.run(clean_repo, "--list-json")
+    assert listed.returncode == 0, listed.output
+    on_main = {job["name"]: job for job in listed.json()}
+    assert set(on_main) == {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}
+    assert on_main["apply:aws"]["when"] == "manual"
+    assert [need if isinstance(need, str) else need["job"] for need in on_main["apply:aws"]["needs"]] == ["plan:aws"]
+
+
+def test_gitlab_ci_local_preview_expands_the_templates(clean_repo):
+    preview = ci_local.run(clean_repo, "--preview")
+    assert preview.returncode == 0, preview.output
+    expanded = yaml.safe_load(preview.stdout[preview.stdout.index("---"):])
+    plan_aws = expanded["plan:aws"]
+    assert plan_aws["script"] == ["make plan ENV=aws"]
+    assert plan_aws["artifacts"]["reports"]["terraform"] == "$TF_ROOT/plan.json"
+    assert plan_aws["resource_group"] == expanded["apply:aws"]["resource_group"] == "aws"
+
+
+def test_apply_runs_only_a_reviewed_plan_after_lint_validate_and_tests(jobs):
     applies = [name for name in jobs if jobs[name]["stage"] == "apply"]
     assert applies, "the pipeline has no apply job"
     for name in applies:
         job = jobs[name]
         plan_job = name.replace("apply", "plan")
         assert _needs(job) == [plan_job], f"{name} must apply exactly {plan_job}'s artifact"
-        assert {"fmt", "validate", "test"} <= _upstream(jobs, name), f"{name} can run before validation and tests"
+        assert {"lint", "validate", "test"} <= _upstream(jobs, name), f"{name} can run before validation and tests"
         rules = job["rules"]
         assert all(rule.get("when") == "manual" for rule in rules), f"{name} must be manual"
         assert all("$CI_DEFAULT_BRANCH" in rule["if"] for rule in rules), f"{name} must run on the default branch only"
-        script = _script_text(job)
-        assert "apply -input=false -lock-timeout=120s plan.cache" in script
-        assert "-auto-approve" not in script and " plan " not in script.split("apply", 1)[1]
+        assert job["script"] == [f"make apply ENV={name.split(':')[1]}"]
         assert job["resource_group"] == jobs[plan_job]["resource_group"], "plan and apply must serialise on one state"
         assert job["environment"]["action"] == "start" and jobs[plan_job]["environment"]["action"] == "prepare"
 
 
-def test_plan_keeps_the_plan_file_and_reports_it_to_the_merge_request(jobs):
-    for name in (n for n in jobs if jobs[n]["stage"] == "plan"):
-        artifacts = jobs[name]["artifacts"]
-        assert any(path.endswith("plan.cache") for path in artifacts["paths"])
-        assert artifacts["reports"]["terraform"].endswith("plan.json")
-        assert artifacts["access"] == "developer", "plan files can hold sensitive values: not for guests"
-        assert "-out=plan.cache" in _script_text(jobs[name])
+def test_every_job_is_a_makefile_target_or_a_checked_in_script(jobs):
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    for name, job in jobs.items():
+        for line in job["script"]:
+            if line.startswith("make "):
+                target = line.split()[1]
+                assert f"\n{target}:" in makefile, f"{name} calls make {target}, which the Makefile lacks"
+            else:
+                assert (REPO_ROOT / line).is_file(), f"{name} runs {line!r}: not a make target or a script"
+
+
+def test_plans_keep_only_safe_files_and_report_to_the_merge_request(jobs):
+    for name in (n for n in jobs if n.startswith("plan:")):
+        job = jobs[name]
+        artifacts = job["artifacts"]
+        assert artifacts["access"] == "developer", "plans show the infrastructure: not for guests"
+        assert sorted(artifacts["paths"]) == sorted(f"$TF_ROOT/{f}" for f in (
+            "plan.cache.enc", "plan.meta.json", "plan.txt", ".terraform.lock.hcl")), "only encrypted plans travel"
+        assert artifacts["reports"]["terraform"] == "$TF_ROOT/plan.json"
+        assert job["script"] == [f"make plan ENV={job['variables']['TF_ROOT'].split('/')[1]}"]
+
+
+def test_merge_request_plans_need_no_protected_variable_and_deploy_the_built_image(jobs):
+    plan = jobs["plan:aws"]
+    merge_request_rule, default_branch_rule = plan["rules"]
+    assert merge_request_rule["if"] == '$CI_PIPELINE_SOURCE == "merge_request_event"'
+    assert "placeholder" in merge_request_rule["variables"]["TF_VAR_upload_token"]
+    assert default_branch_rule["variables"]["PLAN_REQUIRE_APPLIABLE"] == "true"
+    assert plan["variables"]["PLAN_IMAGE_TAG"] == "$CI_COMMIT_SHA"
+    assert plan["variables"]["PLAN_IMAGE_REPOSITORY"] == "$CI_REGISTRY_IMAGE"
+    example = (REPO_ROOT / "envs/aws/terraform.tfvars.example").read_text()
+    assert not any(line.startswith("image_tag") for line in example.splitlines()), "a tfvars image_tag competes"
 
 
 def test_test_job_runs_the_readme_test_command(jobs):
-    assert "make test" in _script_text(jobs["test"])
+    assert jobs["test"]["script"] == ["make test"]
     assert (REPO_ROOT / ".ci/run").read_text().strip().endswith("make test")
 
 
-def test_validate_covers_every_terraform_root_and_module(jobs):
-    roots = {
-        str(path.parent.relative_to(REPO_ROOT))
-        for top in ("modules", "envs")
-        for path in (REPO_ROOT / top).rglob("*.tf")
-        if not ({"examples", ".terraform"} & set(path.relative_to(REPO_ROOT).parts))
-    }
-    matrix = {root for entry in jobs["validate"]["parallel"]["matrix"] for root in entry["ROOT"]}
-    assert roots, "found no Terraform directories"
-    assert roots == matrix, f"validate misses {sorted(roots - matrix)} / lists unknown {sorted(matrix - roots)}"
+def test_validate_covers_every_terraform_root_module_and_example():
+    roots = {str(path.parent.relative_to(REPO_ROOT)) for top in ("modules", "envs")
+             for path in (REPO_ROOT / top).rglob("*.tf") if ".terraform" not in path.parts}
+    validated = set(validate.discover_roots())
+    assert {"modules/s3-staging/examples/complete", "envs/aws"} <= roots
+    assert roots == validated, f"make validate misses {sorted(roots - validated)}"
 
 
 def test_cloud_access_uses_oidc_never_static_keys(jobs):
     text = PIPELINE_FILE.read_text()
     assert "AWS_ACCESS_KEY_ID" not in text and "AWS_SECRET_ACCESS_KEY" not in text
-    for name in (n for n in jobs if jobs[n]["stage"] in ("plan", "apply")):
+    for name in (n for n in jobs if n.endswith(":aws")):
         job = jobs[name]
         assert job["id_tokens"]["AWS_OIDC_TOKEN"]["aud"] == "sts.amazonaws.com"
         assert job["variables"]["AWS_ROLE_ARN"].startswith("$AWS_")
 
 
-def test_image_is_built_only_after_tests_on_the_default_branch_or_a_tag(jobs):
+def test_image_is_built_after_tests_and_tagged_with_the_commit_and_the_version(jobs):
     build = jobs["build"]
     assert _needs(build) == ["test"]
-    assert {rule["if"] for rule in build["rules"]} == {"$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "$CI_COMMIT_TAG"}
+    assert {rule["if"] for rule in build["rules"]} == {
+        '$CI_PIPELINE_SOURCE == "merge_request_event"', "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "$CI_COMMIT_TAG"}
+    script = (REPO_ROOT / build["script"][0]).read_text()
+    assert '${CI_REGISTRY_IMAGE}:${CI_COMMIT_SHA}' in script and '${CI_REGISTRY_IMAGE}:${CI_COMMIT_TAG}' in script
+
+
+@pytest.mark.parametrize(("branch", "variables", "expected"), [
+    ("main", {}, {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}),
+    ("feature/x", {"CI_PIPELINE_SOURCE": "merge_request_event"},
+     {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws"}),
+    ("feature/x", {}, {"lint", "validate", "test", "plan:sandbox"}),
+], ids=["default-branch", "merge-request", "branch-without-mr"])
+def test_each_kind_of_pipeline_gets_the_jobs_it_should(tmp_path, branch, variables, expected):
+    """Rules evaluated by gitlab-ci-local: apply only on the default branch, MR plans, no image for plain branches."""
+    if ci_local.missing_tools() and os.environ.get("CI") != "true":
+        pytest.skip(f"gitlab-ci-local needs {', '.join(ci_local.missing_tools())}")
+    repo = ci_local.clean_copy(tmp_path / "repo", branch=branch)
+    predefined = [arg for name in variables for arg in ("--ignore-predefined-vars", name)]
+    listed = ci_local.run(repo, "--list-json", *predefined, variables=variables)
+    assert listed.returncode == 0, listed.output
+    # --list-json lists every job with its evaluated `when`; GitLab creates the ones not `never`
+    assert {job["name"] for job in listed.json() if job["when"] != "never"} == expected

@@ -1,0 +1,112 @@
+"""Run .gitlab-ci.yml with gitlab-ci-local (GitLab CI's semantics, from the npm registry) on a clean copy.
+
+gitlab-ci-local 4.70.1 is pinned in tests/ci/node/package-lock.json (4.74+ need Node 22) and installed
+with `npm ci` into .cache/node (git-ignored). It needs rsync and a git checkout whose `origin` has a
+GitLab-like URL (it derives CI_PROJECT_* from it). Jobs run with `--force-shell-executor`, on this
+machine, reusing the checkout's .venv and Terraform's provider configuration through variables, so no
+job installs what is already here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.processes import REPO_ROOT
+
+NODE_PROJECT = REPO_ROOT / "tests" / "ci" / "node"
+NODE_PREFIX = Path(os.environ.get("REPO_CACHE_DIR", REPO_ROOT / ".cache")) / "node"
+GITLAB_CI_LOCAL = NODE_PREFIX / "node_modules" / ".bin" / "gitlab-ci-local"
+ORIGIN_URL = "https://gitlab.example.com/platform/mirror-service.git"
+GIT_IDENTITY = ["-c", "user.name=ci-local", "-c", "user.email=ci-local@example.com"]
+
+
+def missing_tools() -> list[str]:
+    """What gitlab-ci-local needs that is not on PATH, each with the command that installs it."""
+    needs = {"npm": "apt-get install nodejs npm (Node >= 20)", "rsync": "apt-get install rsync",
+             "git": "apt-get install git"}
+    return [f"{tool} ({hint})" for tool, hint in needs.items() if shutil.which(tool) is None]
+
+
+def install() -> Path:
+    """`npm ci` of the pinned lock into .cache/node, once per lock file content."""
+    lock = NODE_PROJECT / "package-lock.json"
+    stamp = NODE_PREFIX / ".installed-lock"
+    if GITLAB_CI_LOCAL.exists() and stamp.exists() and stamp.read_bytes() == lock.read_bytes():
+        return GITLAB_CI_LOCAL
+    NODE_PREFIX.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(NODE_PROJECT / name, NODE_PREFIX / name)
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(NODE_PREFIX)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    stamp.write_bytes(lock.read_bytes())
+    return GITLAB_CI_LOCAL
+
+
+def clean_copy(destination: Path, branch: str = "main") -> Path:
+    """The working tree as it would be pushed (tracked and new files, none ignored) as a fresh repository."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO_ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    destination.mkdir(parents=True)
+    for name in filter(None, files):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    git(destination, "init", "-q", "-b", branch)
+    git(destination, "remote", "add", "origin", ORIGIN_URL)
+    commit(destination, "pipeline under test")
+    # origin's default branch is main, as on the GitLab project (gitlab-ci-local reads origin/HEAD)
+    git(destination, "update-ref", "refs/remotes/origin/main", "HEAD")
+    git(destination, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
+    # The copy's requirement files are older than the shared venv, so `make` reuses it instead of rebuilding.
+    for requirements in [destination / "app/requirements.txt", *destination.glob("requirements/*.txt")]:
+        os.utime(requirements, (0, 0))
+    return destination
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *GIT_IDENTITY, *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@dataclass
+class JobRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    repo: Path
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def json(self):
+        """The JSON document of `--list-json`, after whatever warnings gitlab-ci-local printed first."""
+        return json.loads(self.stdout[self.stdout.index("\n[") + 1 if not self.stdout.startswith("[") else 0:])
+
+    def artifacts(self, job: str) -> Path:
+        """Where gitlab-ci-local keeps the files a job exported as artifacts."""
+        return self.repo / ".gitlab-ci-local" / "artifacts" / job.replace("/", "_")
+
+
+def run(repo: Path, *args: str, variables: dict[str, str] | None = None, timeout: float = 600) -> JobRun:
+    """`gitlab-ci-local <args>` in `repo`, with the checkout's venv and Terraform configuration."""
+    shared = {"VENV": str(REPO_ROOT / ".venv"), **(variables or {})}
+    if "TF_CLI_CONFIG_FILE" in os.environ:
+        shared.setdefault("TF_CLI_CONFIG_FILE", os.environ["TF_CLI_CONFIG_FILE"])
+    command = [str(install()), *args]
+    for name, value in shared.items():
+        command += ["--variable", f"{name}={value}"]
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=timeout, check=False)
+    return JobRun(result.returncode, result.stdout, result.stderr, repo)
