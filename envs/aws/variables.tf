@@ -127,7 +127,7 @@ variable "image_repository" {
 }
 
 variable "image_tag" {
-  description = "Tag of the service image (the pipeline uses the commit's short SHA)."
+  description = "Tag of the service image: the pipeline passes the commit SHA (the version on a git tag) with -var after any tfvars file, so the image deployed is the image built."
   type        = string
 }
 
