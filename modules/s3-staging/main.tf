@@ -221,7 +221,7 @@ data "aws_iam_policy_document" "service" {
     for_each = local.use_kms ? [var.kms_key_arn] : []
 
     content {
-      sid       = "EncryptStagedObjectsWithBucketKey"
+      sid = "EncryptStagedObjectsWithBucketKey"
       # Decrypt: reading back an object written under the key (an idempotent upload's replay).
       actions   = ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"]
       resources = [statement.value]

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.100, < 7.0"
+      version = "~> 5.100" # roots pin the major the tests exercise (5.100); modules accept 5.100 to 6.x
     }
   }
 }
