@@ -68,10 +68,10 @@ module "app" {
   environment          = local.environment
   service_account_name = local.service_account
 
-  image_repository   = var.image_repository
-  image_tag          = var.image_tag
-  image_digest       = var.image_digest
-  image_pull_secrets = var.image_pull_secrets
+  image_repository       = var.image_repository
+  image_tag              = var.image_tag
+  image_digest           = var.image_digest
+  image_pull_credentials = var.image_pull_credentials
   # An HPA without the Metrics API never scales (targets <unknown>): on only with metrics-server.
   autoscaling = merge(var.autoscaling, { enabled = contains(module.eks.addon_names, "metrics-server") })
 

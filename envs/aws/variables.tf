@@ -137,11 +137,15 @@ variable "image_digest" {
   default     = null
 }
 
-variable "image_pull_secrets" {
-  description = "Secrets (type kubernetes.io/dockerconfigjson) in the namespace for pulling from a private registry, e.g. a GitLab deploy token for $CI_REGISTRY_IMAGE. Empty for ECR: the nodes' role pulls from it."
-  type        = list(string)
-  default     = []
-  nullable    = false
+variable "image_pull_credentials" {
+  description = "Credentials of a private registry other than ECR (e.g. a GitLab deploy token for $CI_REGISTRY_IMAGE; set it as TF_VAR_image_pull_credentials, never in a file): the release creates the pull Secret in the namespace it creates, so a fresh cluster pulls the image in the same apply. Null for ECR, which the nodes' role pulls from."
+  type = object({
+    registry = string
+    username = string
+    password = string
+  })
+  default   = null
+  sensitive = true
 }
 
 variable "autoscaling" {
