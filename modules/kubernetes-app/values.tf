@@ -43,11 +43,14 @@ locals {
     }
 
     gunicorn = {
-      workers         = var.gunicorn_workers
-      threads         = var.gunicorn_threads
-      timeout         = var.gunicorn_timeout
-      gracefulTimeout = var.gunicorn_graceful_timeout
-      keepalive       = 5
+      workerClass       = var.gunicorn_worker_class
+      workers           = var.gunicorn_workers
+      workerConnections = var.gunicorn_worker_connections
+      threads           = var.gunicorn_threads
+      timeout           = var.gunicorn_timeout
+      gracefulTimeout   = var.gunicorn_graceful_timeout
+      keepalive         = var.gunicorn_keepalive
+      forwardedAllowIps = join(",", var.forwarded_allow_ips)
     }
 
     s3 = {

@@ -62,6 +62,8 @@ AWS_INPUTS = {
                        "ingress_namespace_labels": {"kubernetes.io/metadata.name": "ingress"}},
     "topology_spread_when_unsatisfiable": "DoNotSchedule",
     "extra_env": {"FEATURE_FLAGS": "none"},
+    # Above the ALB's default idle timeout (60 s); the VPC the ALB reaches its IP targets from.
+    "gunicorn_keepalive": 65, "forwarded_allow_ips": ["10.0.0.0/16", "fd00:ec2::/56"],
 }
 AWS_SECRETS = {"upload_token": UPLOAD_TOKEN}
 
@@ -150,6 +152,9 @@ def test_local_inputs_render_a_release_that_reaches_the_emulator(terraform_copy,
     assert outputs.get("url") is None, "no Ingress, no URL (Terraform stores no null output)"
     assert outputs["curl_commands"][0] == "kubectl -n mirror port-forward svc/mirror 8080:80 &"
     assert outputs["curl_commands"][1] == "curl http://127.0.0.1:8080/api/health"
+    # The module's defaults are the service's own (app/mirror_service/config.py): gevent, none trusted to forward.
+    defaults = rendering.service_gunicorn_defaults()
+    assert {name: env[name] for name in defaults} == defaults
 
 
 def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform_copy, tmp_path):
@@ -177,6 +182,8 @@ def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform
     env = rendering.env_of(manifests)
     assert "S3_ENDPOINT_URL" not in env and "AWS_ACCESS_KEY_ID" not in env
     assert env["AWS_REGION"] == "eu-west-1" and env["FEATURE_FLAGS"] == "none"
+    assert env["GUNICORN_WORKER_CLASS"] == "gevent" and env["GUNICORN_WORKER_CONNECTIONS"] == "1000"
+    assert env["GUNICORN_KEEPALIVE"] == "65" and env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/16,fd00:ec2::/56"
     assert outputs["url"] == "https://mirror.example.com"
     assert outputs["curl_commands"][0] == "curl https://mirror.example.com/api/health"
 
@@ -294,6 +301,19 @@ REFUSALS = [
      AWS_SECRETS, "ingress.tls_secret_name does not give an ALB a certificate"),
     ("both PDB bounds", {**LOCAL_INPUTS, "pdb": {"min_available": "1", "max_unavailable": "1"}}, {}, "not both"),
     ("managed variable in extra_env", {**LOCAL_INPUTS, "extra_env": {"S3_BUCKET": "x"}}, {}, "extra_env must not set"),
+    ("forwarders in extra_env", {**LOCAL_INPUTS, "extra_env": {"FORWARDED_ALLOW_IPS": "0.0.0.0/0"}}, {},
+     "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / "
+     "existing_secret_name): FORWARDED_ALLOW_IPS."),
+    ("unknown worker class", {**LOCAL_INPUTS, "gunicorn_worker_class": "eventlet"}, {},
+     'gunicorn_worker_class must be "gevent" or "sync"'),
+    ("threads gevent would ignore", {**LOCAL_INPUTS, "gunicorn_threads": 4}, {},
+     'gunicorn_threads > 1 has no effect with gunicorn_worker_class = "gevent"'),
+    ("gevent without a request-head deadline", {**LOCAL_INPUTS, "gunicorn_keepalive": 0}, {},
+     'gunicorn_keepalive must be at least 1 with gunicorn_worker_class = "gevent"'),
+    ("forwarder with host bits", {**LOCAL_INPUTS, "forwarded_allow_ips": ["10.0.0.1/8"]}, {},
+     "forwarded_allow_ips entries must be networks in CIDR notation with no host bits set"),
+    ("forwarder without a prefix length", {**LOCAL_INPUTS, "forwarded_allow_ips": ["10.0.0.1"]}, {},
+     "forwarded_allow_ips entries must be networks in CIDR notation"),
 ]
 
 
