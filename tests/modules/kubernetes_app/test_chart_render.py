@@ -368,6 +368,18 @@ def test_gunicorn_defaults_follow_the_service():
     assert defaults["GUNICORN_WORKER_CLASS"] == "gevent", "the service's default changed: revisit values.yaml's notes"
 
 
+def test_readiness_probe_outwaits_the_services_s3_budget():
+    """/api/ready makes one HeadBucket within the service's budget (mirror_service/storage.py: a fast failure,
+    the longest retry pause, then one full attempt); the probe must wait for that answer, 200 or 503."""
+    from mirror_service import storage
+
+    budget = (storage.FAST_FAILURE_SECONDS + max(storage.RETRY_PAUSE_SECONDS)
+              + storage.CONNECT_TIMEOUT_SECONDS + storage.READ_TIMEOUT_SECONDS)
+    for name, manifests in rendering.rendered_ci_sets().items():
+        probe = rendering.only(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+        assert probe["timeoutSeconds"] > budget, name
+
+
 def test_worker_classes_are_the_ones_the_service_accepts():
     schema = json.loads((rendering.CHART_DIR / "values.schema.json").read_text())
     assert tuple(schema["properties"]["gunicorn"]["properties"]["workerClass"]["enum"]) == config.WORKER_CLASSES
@@ -573,6 +585,19 @@ def test_notes_explain_how_to_reach_and_test_the_release():
     notes = rendering.render_templates(rendering.ci_value_sets()["minimal"])["mirror-service/templates/NOTES.txt"]
     assert "port-forward svc/" in notes and f"helm test {rendering.RELEASE}" in notes
     assert "set image.digest" in notes
+
+
+@pytest.mark.parametrize(("keepalive", "attributes", "warned"), [
+    (5, None, True), (65, None, False), (65, "idle_timeout.timeout_seconds=120", True),
+], ids=["default-alb", "above-default-alb", "alb-idle-120s"])
+def test_notes_warn_when_the_alb_keeps_connections_longer_than_gunicorn(keepalive, attributes, warned):
+    annotations = {"alb.ingress.kubernetes.io/load-balancer-attributes": attributes} if attributes else {}
+    values = rendering.merged(rendering.ci_value_sets()["prod"],
+                              {"gunicorn": {"keepalive": keepalive}, "ingress": {"annotations": annotations}})
+    notes = rendering.render_templates(values)["mirror-service/templates/NOTES.txt"]
+    assert ("is not longer than the ALB's idle timeout" in notes) == warned, notes
+    if warned:
+        assert f"Set gunicorn.keepalive to {125 if attributes else 65}." in notes
 
 
 def test_extra_env_refuses_every_variable_the_chart_renders():

@@ -188,6 +188,30 @@ def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform
     assert outputs["curl_commands"][0] == "curl https://mirror.example.com/api/health"
 
 
+ALB_ATTRIBUTES = "alb.ingress.kubernetes.io/load-balancer-attributes"
+
+
+@pytest.mark.parametrize(("keepalive", "annotations", "warned"), [
+    (5, {}, True),  # the ALB's default idle timeout is 60 s
+    (5, {ALB_ATTRIBUTES: "idle_timeout.timeout_seconds=4"}, False),
+    (65, {ALB_ATTRIBUTES: "deletion_protection.enabled=true,idle_timeout.timeout_seconds=120"}, True),
+], ids=["default-alb", "alb-idle-4s", "alb-idle-120s"])
+def test_plan_warns_when_the_alb_keeps_connections_longer_than_gunicorn(terraform_copy, tmp_path, keepalive,
+                                                                        annotations, warned):
+    """AWS: an application's keep-alive shorter than the ALB's idle timeout yields occasional 502s (a warning in the
+    plan: a check block, which never stops the apply)."""
+    inputs = {**AWS_INPUTS, "gunicorn_keepalive": keepalive,
+              "ingress": {**AWS_INPUTS["ingress"], "annotations": annotations}}
+    tf = offline_module(terraform_copy, tmp_path, inputs, AWS_SECRETS)
+
+    text = " ".join(tf.plan(output=False).split())
+
+    assert ("is not longer than the ALB's idle timeout" in text) == warned, text[-3000:]
+    if warned:
+        idle = 120 if annotations else 60
+        assert f"Set gunicorn_keepalive = {idle + 5}" in text
+
+
 @pytest.mark.parametrize(("ingress", "url"), [
     ({"class_name": "alb"}, "http://mirror.example.com"),
     ({"class_name": "alb", "certificate_arn": CERTIFICATE_ARN}, "https://mirror.example.com"),
