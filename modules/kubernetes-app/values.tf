@@ -43,11 +43,14 @@ locals {
     }
 
     gunicorn = {
-      workers         = var.gunicorn_workers
-      threads         = var.gunicorn_threads
-      timeout         = var.gunicorn_timeout
-      gracefulTimeout = var.gunicorn_graceful_timeout
-      keepalive       = 5
+      workerClass       = var.gunicorn_worker_class
+      workers           = var.gunicorn_workers
+      workerConnections = var.gunicorn_worker_connections
+      threads           = var.gunicorn_threads
+      timeout           = var.gunicorn_timeout
+      gracefulTimeout   = var.gunicorn_graceful_timeout
+      keepalive         = var.gunicorn_keepalive
+      forwardedAllowIps = join(",", var.forwarded_allow_ips)
     }
 
     s3 = {
@@ -150,4 +153,21 @@ locals {
       "curl -X POST -H \"Authorization: Bearer $TF_VAR_upload_token\" ${local.base_url}/api/upload-random",
     ],
   )
+}
+
+# An ALB reuses its connections to a pod for up to its idle timeout (60 s unless the load-balancer-attributes
+# annotation sets idle_timeout.timeout_seconds); gunicorn closing one first makes the ALB answer 502 (AWS:
+# "configure the idle timeout of your application to be larger than the idle timeout configured for the load
+# balancer"). A warning, not a refusal: the 502s are occasional, and the caller may tune either side.
+locals {
+  alb_attributes           = lookup(var.ingress.annotations, "alb.ingress.kubernetes.io/load-balancer-attributes", "")
+  alb_idle_timeout_matches = regexall("idle_timeout\\.timeout_seconds=([0-9]+)", local.alb_attributes)
+  alb_idle_timeout_seconds = length(local.alb_idle_timeout_matches) > 0 ? tonumber(local.alb_idle_timeout_matches[0][0]) : 60
+}
+
+check "keepalive_outlasts_the_alb_idle_timeout" {
+  assert {
+    condition     = !(var.ingress.enabled && var.ingress.class_name == "alb") || var.gunicorn_keepalive > local.alb_idle_timeout_seconds
+    error_message = "gunicorn_keepalive (${var.gunicorn_keepalive} s) is not longer than the ALB's idle timeout (${local.alb_idle_timeout_seconds} s): the ALB may send a request on a connection gunicorn has just closed and answer 502. Set gunicorn_keepalive = ${local.alb_idle_timeout_seconds + 5}, or a shorter idle_timeout.timeout_seconds in the ingress annotation alb.ingress.kubernetes.io/load-balancer-attributes."
+  }
 }

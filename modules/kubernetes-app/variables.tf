@@ -521,6 +521,19 @@ variable "max_word_length" {
   }
 }
 
+variable "gunicorn_worker_class" {
+  description = "GUNICORN_WORKER_CLASS: `gevent` (the service's default: a slow or idle connection holds a greenlet, ~13 KB, not a worker, so probes still get through) or `sync` (one request per process; with gunicorn_threads > 1 gunicorn's gthread worker), kept for comparison."
+  type        = string
+  default     = "gevent"
+  nullable    = false
+
+  validation {
+    # The service's WORKER_CLASSES (app/mirror_service/config.py).
+    condition     = contains(["gevent", "sync"], var.gunicorn_worker_class)
+    error_message = "gunicorn_worker_class must be \"gevent\" or \"sync\"."
+  }
+}
+
 variable "gunicorn_workers" {
   description = "WEB_CONCURRENCY: gunicorn worker processes per pod."
   type        = number
@@ -532,14 +545,31 @@ variable "gunicorn_workers" {
   }
 }
 
-variable "gunicorn_threads" {
-  description = "GUNICORN_THREADS: threads per worker (gthread). 4 in pods, unlike the service's own default of 1 (sync, the faster choice for pure-CPU traffic on a laptop, see bench/README.md): in a pod, uploads wait on S3 over the network and the kubelet's probes must still get a thread while they do. Set 1 for CPU-bound traffic behind a buffering proxy."
+variable "gunicorn_worker_connections" {
+  description = "GUNICORN_WORKER_CONNECTIONS (gevent): connections one worker holds at once (open, idle or sending their request); beyond it the worker stops accepting. Each costs ~13 KB and one open file of its worker: with the defaults a pod needs ~2,100 open files, see the chart's README (containerd >= 2.0 leaves containers a soft limit of 1024 per process)."
   type        = number
-  default     = 4
+  default     = 1000
+
+  validation {
+    condition     = var.gunicorn_worker_connections >= 1 && var.gunicorn_worker_connections <= 100000 && floor(var.gunicorn_worker_connections) == var.gunicorn_worker_connections
+    error_message = "gunicorn_worker_connections must be a whole number from 1 to 100000."
+  }
+}
+
+variable "gunicorn_threads" {
+  description = "GUNICORN_THREADS: threads per worker with gunicorn_worker_class = \"sync\", where more than 1 runs gunicorn's gthread worker. gevent ignores threads (its concurrency is gunicorn_worker_connections), so more than 1 is refused with it."
+  type        = number
+  default     = 1
 
   validation {
     condition     = var.gunicorn_threads >= 1 && var.gunicorn_threads <= 256 && floor(var.gunicorn_threads) == var.gunicorn_threads
     error_message = "gunicorn_threads must be a whole number from 1 to 256."
+  }
+
+  validation {
+    # gunicorn only reads threads in its sync/gthread workers; silently ignoring a tuning input would mislead.
+    condition     = var.gunicorn_worker_class != "gevent" || var.gunicorn_threads == 1
+    error_message = "gunicorn_threads > 1 has no effect with gunicorn_worker_class = \"gevent\" (concurrency comes from gunicorn_worker_connections): set gunicorn_threads = 1, or gunicorn_worker_class = \"sync\" to run gunicorn's gthread worker."
   }
 }
 
@@ -562,6 +592,36 @@ variable "gunicorn_graceful_timeout" {
   validation {
     condition     = var.gunicorn_graceful_timeout >= 1 && var.gunicorn_graceful_timeout <= 3600 && floor(var.gunicorn_graceful_timeout) == var.gunicorn_graceful_timeout
     error_message = "gunicorn_graceful_timeout must be a whole number of seconds from 1 to 3600."
+  }
+}
+
+variable "gunicorn_keepalive" {
+  description = "GUNICORN_KEEPALIVE: seconds an idle keep-alive connection stays open and, with gevent, the time each request head must arrive in (at least 1 with gevent). Behind a proxy that reuses upstream connections it must be longer than the proxy's idle timeout, or the proxy may send a request on a connection gunicorn is just closing and answer 502: behind an ALB (idle timeout 60 s by default) set e.g. 65; the ALB sends complete request heads, so slow clients still cannot hold a worker."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.gunicorn_keepalive >= 0 && var.gunicorn_keepalive <= 600 && floor(var.gunicorn_keepalive) == var.gunicorn_keepalive
+    error_message = "gunicorn_keepalive must be a whole number of seconds from 0 to 600."
+  }
+
+  validation {
+    # With keep-alive 0 gunicorn's gevent worker reads a request head without any deadline; the service refuses it.
+    condition     = var.gunicorn_worker_class != "gevent" || var.gunicorn_keepalive >= 1
+    error_message = "gunicorn_keepalive must be at least 1 with gunicorn_worker_class = \"gevent\": it is also the time a connection has to send each request head. Set gunicorn_keepalive >= 1 (longer than a proxy's idle timeout behind one)."
+  }
+}
+
+variable "forwarded_allow_ips" {
+  description = "FORWARDED_ALLOW_IPS: networks (CIDR) whose X-Forwarded-* headers the service believes; empty believes none. Only the ingress controller's or mesh's addresses: the VPC CIDR an ALB reaches its IP targets from, or 127.0.0.1/32 for a sidecar proxy."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    # The service parses each entry as a network with no host bits set (ipaddress.ip_network, strict).
+    condition     = alltrue([for network in var.forwarded_allow_ips : can(cidrhost(network, 0)) && try(cidrhost(network, 0) == lower(split("/", network)[0]), false)])
+    error_message = "forwarded_allow_ips entries must be networks in CIDR notation with no host bits set, e.g. \"10.0.0.0/16\", \"10.1.2.3/32\" or \"fd00::/8\"."
   }
 }
 

@@ -172,6 +172,19 @@ def env_of(manifests: list[dict]) -> dict[str, str]:
     return env
 
 
+def service_gunicorn_defaults() -> dict[str, str]:
+    """The gunicorn variables as the service's own defaults would set them (app/mirror_service/config.py
+    ServerSettings), the way the chart renders them: an empty FORWARDED_ALLOW_IPS is unset for the service."""
+    from mirror_service.config import ServerSettings
+
+    defaults = ServerSettings()
+    return {"GUNICORN_WORKER_CLASS": defaults.worker_class, "WEB_CONCURRENCY": str(defaults.workers),
+            "GUNICORN_WORKER_CONNECTIONS": str(defaults.worker_connections), "GUNICORN_THREADS": str(defaults.threads),
+            "GUNICORN_TIMEOUT": str(defaults.timeout), "GUNICORN_GRACEFUL_TIMEOUT": str(defaults.graceful_timeout),
+            "GUNICORN_KEEPALIVE": str(defaults.keepalive),
+            "FORWARDED_ALLOW_IPS": ",".join(defaults.forwarded_allow_ips)}
+
+
 def merged(base: dict, override: dict) -> dict:
     """`override` deep-merged onto `base` (as Helm merges -f files); a None is kept, and Helm then deletes that key."""
     result = dict(base)

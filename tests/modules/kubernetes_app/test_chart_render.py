@@ -18,14 +18,18 @@ import pytest
 import yaml
 
 from harness import processes
+from mirror_service import config
 from tests.modules.kubernetes_app import rendering
 from tests.modules.kubernetes_app.rendering import KUBE_VERSIONS
 
 VALUE_SETS = sorted(rendering.ci_value_sets())
 SELECTOR = {"app.kubernetes.io/name": "mirror-service", "app.kubernetes.io/instance": rendering.RELEASE}
 CONTRACT_SETTINGS = {"S3_BUCKET", "S3_PREFIX", "AWS_REGION", "APP_VERSION", "LOG_LEVEL", "MAX_WORD_LENGTH",
-                     "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT",
-                     "GUNICORN_KEEPALIVE", "PORT", "TMPDIR", "PROMETHEUS_MULTIPROC_DIR"}
+                     "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_WORKER_CONNECTIONS", "GUNICORN_THREADS",
+                     "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "FORWARDED_ALLOW_IPS",
+                     "PORT", "TMPDIR", "PROMETHEUS_MULTIPROC_DIR"}
+# gunicorn's gthread worker: the sync class with threads > 1 (app/gunicorn.conf.py), which gevent would ignore.
+GTHREAD = {"gunicorn": {"workerClass": "sync", "threads": 4}}
 
 
 def test_the_expected_value_sets_exist():
@@ -356,6 +360,75 @@ def test_network_policy_opens_the_emulator_port(name, cidr, port):
     assert rule in policy["spec"]["egress"]
 
 
+def test_gunicorn_defaults_follow_the_service():
+    """gevent, 2 workers x 1,000 connections, keep-alive 5 s, no trusted forwarders: the service's own defaults."""
+    env = rendering.env_of(rendering.rendered_ci_sets()["minimal"])
+    defaults = rendering.service_gunicorn_defaults()
+    assert {name: env[name] for name in defaults} == defaults
+    assert defaults["GUNICORN_WORKER_CLASS"] == "gevent", "the service's default changed: revisit values.yaml's notes"
+
+
+def test_readiness_probe_outwaits_the_services_s3_budget():
+    """/api/ready makes one HeadBucket within the service's budget (mirror_service/storage.py: a fast failure,
+    the longest retry pause, then one full attempt); the probe must wait for that answer, 200 or 503."""
+    from mirror_service import storage
+
+    budget = (storage.FAST_FAILURE_SECONDS + max(storage.RETRY_PAUSE_SECONDS)
+              + storage.CONNECT_TIMEOUT_SECONDS + storage.READ_TIMEOUT_SECONDS)
+    for name, manifests in rendering.rendered_ci_sets().items():
+        probe = rendering.only(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+        assert probe["timeoutSeconds"] > budget, name
+
+
+def test_worker_classes_are_the_ones_the_service_accepts():
+    schema = json.loads((rendering.CHART_DIR / "values.schema.json").read_text())
+    assert tuple(schema["properties"]["gunicorn"]["properties"]["workerClass"]["enum"]) == config.WORKER_CLASSES
+
+
+def test_prod_keeps_alb_upstreams_alive_longer_than_the_alb_and_trusts_only_the_vpc():
+    env = rendering.env_of(rendering.rendered_ci_sets()["prod"])
+    assert int(env["GUNICORN_KEEPALIVE"]) > 60, "an ALB's default idle timeout is 60 s"
+    assert env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/16"
+
+
+def test_gthread_is_sync_with_threads():
+    env = rendering.env_of(rendering.render(rendering.merged(rendering.ci_value_sets()["minimal"], GTHREAD)))
+    assert env["GUNICORN_WORKER_CLASS"] == "sync" and env["GUNICORN_THREADS"] == "4"
+
+
+GUNICORN_ENV_NAMES = {"workerClass": "GUNICORN_WORKER_CLASS", "keepalive": "GUNICORN_KEEPALIVE",
+                      "threads": "GUNICORN_THREADS"}
+
+
+@pytest.mark.parametrize(("gunicorn", "chart_renders", "service_starts"), [
+    ({"workerClass": "gevent", "keepalive": 0}, False, False),
+    ({"workerClass": "sync", "keepalive": 0}, True, True),
+    # gevent ignores threads: the service starts with them silently unused, so the chart refuses the combination.
+    ({"workerClass": "gevent", "threads": 4}, False, True),
+    ({"workerClass": "sync", "threads": 4}, True, True),
+], ids=["gevent-keepalive-0", "sync-keepalive-0", "gevent-threads", "gthread"])
+def test_chart_refuses_what_the_service_refuses_or_ignores(gunicorn, chart_renders, service_starts):
+    """The cross-value gunicorn rules of templates/_validate.tpl against the service's own validation
+    (mirror_service.config.load_all, what gunicorn.conf.py runs before any worker starts)."""
+    minimal = rendering.ci_value_sets()["minimal"]
+    try:
+        rendered = rendering.env_of(rendering.render(rendering.merged(minimal, {"gunicorn": gunicorn})))
+    except helm_python.HelmRenderError:
+        rendered = None
+    assert (rendered is not None) == chart_renders
+    env = {**rendering.env_of(rendering.rendered_ci_sets()["minimal"]),
+           **{GUNICORN_ENV_NAMES[key]: str(value) for key, value in gunicorn.items()}}
+    if rendered is not None:
+        assert rendered == env
+    try:
+        config.load_all(env)
+    except config.ConfigError:
+        started = False
+    else:
+        started = True
+    assert started == service_starts
+
+
 def test_configmap_carries_the_contract_settings():
     env = rendering.env_of(rendering.rendered_ci_sets()["local"])
     assert env["S3_ENDPOINT_URL"] == "http://host.minikube.internal:5000"
@@ -479,11 +552,15 @@ def test_helm_test_script_passes_only_on_the_right_answer(answer, passes):
         assert "52RAbOoF" in result.stdout
 
 
-@pytest.mark.parametrize("name", ["local", "prod"])
+@pytest.mark.parametrize("name", ["local", "prod", "gthread"])
 def test_the_real_service_accepts_the_rendered_environment_and_the_hook_passes(name, tmp_path):
     """The service (gunicorn, checked-in config) started with the ConfigMap's variables and the Secret's values,
-    then the helm-test script run against it: the names and values the chart renders are ones the app accepts."""
-    manifests = rendering.rendered_ci_sets()[name]
+    then the helm-test script run against it: the names and values the chart renders are ones the app accepts
+    (gevent in local and prod, with prod's keep-alive and forwarders; gthread on top of the local set)."""
+    if name == "gthread":
+        manifests = rendering.render(rendering.merged(rendering.ci_value_sets()["local"], GTHREAD))
+    else:
+        manifests = rendering.rendered_ci_sets()[name]
     configmap = rendering.only(manifests, "ConfigMap")["data"]
     secrets = {key: base64.b64decode(value).decode()
                for manifest in rendering.of_kind(manifests, "Secret") for key, value in manifest["data"].items()}
@@ -508,6 +585,19 @@ def test_notes_explain_how_to_reach_and_test_the_release():
     notes = rendering.render_templates(rendering.ci_value_sets()["minimal"])["mirror-service/templates/NOTES.txt"]
     assert "port-forward svc/" in notes and f"helm test {rendering.RELEASE}" in notes
     assert "set image.digest" in notes
+
+
+@pytest.mark.parametrize(("keepalive", "attributes", "warned"), [
+    (5, None, True), (65, None, False), (65, "idle_timeout.timeout_seconds=120", True),
+], ids=["default-alb", "above-default-alb", "alb-idle-120s"])
+def test_notes_warn_when_the_alb_keeps_connections_longer_than_gunicorn(keepalive, attributes, warned):
+    annotations = {"alb.ingress.kubernetes.io/load-balancer-attributes": attributes} if attributes else {}
+    values = rendering.merged(rendering.ci_value_sets()["prod"],
+                              {"gunicorn": {"keepalive": keepalive}, "ingress": {"annotations": annotations}})
+    notes = rendering.render_templates(values)["mirror-service/templates/NOTES.txt"]
+    assert ("is not longer than the ALB's idle timeout" in notes) == warned, notes
+    if warned:
+        assert f"Set gunicorn.keepalive to {125 if attributes else 65}." in notes
 
 
 def test_extra_env_refuses_every_variable_the_chart_renders():

@@ -62,6 +62,8 @@ AWS_INPUTS = {
                        "ingress_namespace_labels": {"kubernetes.io/metadata.name": "ingress"}},
     "topology_spread_when_unsatisfiable": "DoNotSchedule",
     "extra_env": {"FEATURE_FLAGS": "none"},
+    # Above the ALB's default idle timeout (60 s); the VPC the ALB reaches its IP targets from.
+    "gunicorn_keepalive": 65, "forwarded_allow_ips": ["10.0.0.0/16", "fd00:ec2::/56"],
 }
 AWS_SECRETS = {"upload_token": UPLOAD_TOKEN}
 
@@ -150,6 +152,9 @@ def test_local_inputs_render_a_release_that_reaches_the_emulator(terraform_copy,
     assert outputs.get("url") is None, "no Ingress, no URL (Terraform stores no null output)"
     assert outputs["curl_commands"][0] == "kubectl -n mirror port-forward svc/mirror 8080:80 &"
     assert outputs["curl_commands"][1] == "curl http://127.0.0.1:8080/api/health"
+    # The module's defaults are the service's own (app/mirror_service/config.py): gevent, none trusted to forward.
+    defaults = rendering.service_gunicorn_defaults()
+    assert {name: env[name] for name in defaults} == defaults
 
 
 def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform_copy, tmp_path):
@@ -177,8 +182,34 @@ def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform
     env = rendering.env_of(manifests)
     assert "S3_ENDPOINT_URL" not in env and "AWS_ACCESS_KEY_ID" not in env
     assert env["AWS_REGION"] == "eu-west-1" and env["FEATURE_FLAGS"] == "none"
+    assert env["GUNICORN_WORKER_CLASS"] == "gevent" and env["GUNICORN_WORKER_CONNECTIONS"] == "1000"
+    assert env["GUNICORN_KEEPALIVE"] == "65" and env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/16,fd00:ec2::/56"
     assert outputs["url"] == "https://mirror.example.com"
     assert outputs["curl_commands"][0] == "curl https://mirror.example.com/api/health"
+
+
+ALB_ATTRIBUTES = "alb.ingress.kubernetes.io/load-balancer-attributes"
+
+
+@pytest.mark.parametrize(("keepalive", "annotations", "warned"), [
+    (5, {}, True),  # the ALB's default idle timeout is 60 s
+    (5, {ALB_ATTRIBUTES: "idle_timeout.timeout_seconds=4"}, False),
+    (65, {ALB_ATTRIBUTES: "deletion_protection.enabled=true,idle_timeout.timeout_seconds=120"}, True),
+], ids=["default-alb", "alb-idle-4s", "alb-idle-120s"])
+def test_plan_warns_when_the_alb_keeps_connections_longer_than_gunicorn(terraform_copy, tmp_path, keepalive,
+                                                                        annotations, warned):
+    """AWS: an application's keep-alive shorter than the ALB's idle timeout yields occasional 502s (a warning in the
+    plan: a check block, which never stops the apply)."""
+    inputs = {**AWS_INPUTS, "gunicorn_keepalive": keepalive,
+              "ingress": {**AWS_INPUTS["ingress"], "annotations": annotations}}
+    tf = offline_module(terraform_copy, tmp_path, inputs, AWS_SECRETS)
+
+    text = " ".join(tf.plan(output=False).split())
+
+    assert ("is not longer than the ALB's idle timeout" in text) == warned, text[-3000:]
+    if warned:
+        idle = 120 if annotations else 60
+        assert f"Set gunicorn_keepalive = {idle + 5}" in text
 
 
 @pytest.mark.parametrize(("ingress", "url"), [
@@ -294,6 +325,19 @@ REFUSALS = [
      AWS_SECRETS, "ingress.tls_secret_name does not give an ALB a certificate"),
     ("both PDB bounds", {**LOCAL_INPUTS, "pdb": {"min_available": "1", "max_unavailable": "1"}}, {}, "not both"),
     ("managed variable in extra_env", {**LOCAL_INPUTS, "extra_env": {"S3_BUCKET": "x"}}, {}, "extra_env must not set"),
+    ("forwarders in extra_env", {**LOCAL_INPUTS, "extra_env": {"FORWARDED_ALLOW_IPS": "0.0.0.0/0"}}, {},
+     "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / "
+     "existing_secret_name): FORWARDED_ALLOW_IPS."),
+    ("unknown worker class", {**LOCAL_INPUTS, "gunicorn_worker_class": "eventlet"}, {},
+     'gunicorn_worker_class must be "gevent" or "sync"'),
+    ("threads gevent would ignore", {**LOCAL_INPUTS, "gunicorn_threads": 4}, {},
+     'gunicorn_threads > 1 has no effect with gunicorn_worker_class = "gevent"'),
+    ("gevent without a request-head deadline", {**LOCAL_INPUTS, "gunicorn_keepalive": 0}, {},
+     'gunicorn_keepalive must be at least 1 with gunicorn_worker_class = "gevent"'),
+    ("forwarder with host bits", {**LOCAL_INPUTS, "forwarded_allow_ips": ["10.0.0.1/8"]}, {},
+     "forwarded_allow_ips entries must be networks in CIDR notation with no host bits set"),
+    ("forwarder without a prefix length", {**LOCAL_INPUTS, "forwarded_allow_ips": ["10.0.0.1"]}, {},
+     "forwarded_allow_ips entries must be networks in CIDR notation"),
 ]
 
 

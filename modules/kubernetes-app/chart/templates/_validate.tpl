@@ -56,6 +56,14 @@ Every message says what to change. Included from deployment.yaml, so any render,
 {{- if and $v.ingress.enabled (not $v.ingress.hosts) }}
 {{- $errors = append $errors "ingress.enabled needs at least one entry in ingress.hosts." }}
 {{- end }}
+{{- /* The service's own rules (app/mirror_service/config.py), refused here before a pod crash-loops on them. */ -}}
+{{- $gevent := eq $v.gunicorn.workerClass "gevent" }}
+{{- if and $gevent (lt (int $v.gunicorn.keepalive) 1) }}
+{{- $errors = append $errors "gunicorn.keepalive must be at least 1 with gunicorn.workerClass gevent: it is also the time a connection has to send each request head, and 0 would let a client hold a greenlet forever (the service refuses to start). Set keepalive >= 1, or workerClass sync." }}
+{{- end }}
+{{- if and $gevent (gt (int $v.gunicorn.threads) 1) }}
+{{- $errors = append $errors (printf "gunicorn.threads (%d) has no effect with gunicorn.workerClass gevent (gunicorn ignores threads there; concurrency comes from gunicorn.workerConnections): set threads to 1, or workerClass sync to run gunicorn's gthread worker with %d threads." (int $v.gunicorn.threads) (int $v.gunicorn.threads)) }}
+{{- end }}
 {{- $minimumGrace := include "mirror-service.minimumGracePeriod" . | int }}
 {{- $grace := include "mirror-service.terminationGracePeriodSeconds" . | int }}
 {{- if lt $grace $minimumGrace }}
