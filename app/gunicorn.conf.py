@@ -59,6 +59,36 @@ def _validated_settings():
 
 APP_SETTINGS, SERVER_SETTINGS = _validated_settings()
 
+# Descriptors a worker process needs beyond its client connections: the listening socket, its S3
+# connection pool, metric files, logs, gevent's hub. (A sync worker holds one connection at a time.)
+_SPARE_FILE_DESCRIPTORS = 64
+
+
+def _raise_open_file_limit(connections_per_worker: int) -> None:
+    """Raise this process's soft RLIMIT_NOFILE to what one worker needs (workers inherit it), or stop.
+
+    The limit is per process and Kubernetes cannot set it per pod; containerd 2.0 gives containers a soft
+    limit of 1024 (containerd#8924), below one gevent worker's 1,000 connections, while the hard limit is
+    usually far higher. A process may raise its soft limit up to the hard one without privileges.
+    """
+    import resource
+
+    needed = connections_per_worker + _SPARE_FILE_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        print(f"configuration error: each worker needs {needed} open files for GUNICORN_WORKER_CONNECTIONS="
+              f"{connections_per_worker}, but the hard limit is {hard}: lower GUNICORN_WORKER_CONNECTIONS or "
+              f"raise the container's nofile limit", file=sys.stderr, flush=True)
+        if _METRICS_DIR_IS_OURS:
+            shutil.rmtree(METRICS_DIR, ignore_errors=True)
+        sys.exit(2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+_raise_open_file_limit(SERVER_SETTINGS.worker_connections if SERVER_SETTINGS.worker_class == "gevent" else 1)
+
 wsgi_app = "mirror_service:create_app()"
 
 _host = SERVER_SETTINGS.host.strip("[]")

@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import pytest
@@ -231,4 +232,42 @@ def test_bad_configuration_stops_start_up_with_one_line(tmp_path, environ, line)
     assert result.returncode == 2
     assert time.monotonic() - started < 10
     assert (result.stdout + result.stderr).strip().splitlines() == [line]
+    assert list(tmp_path.iterdir()) == [], "the metrics directory made for this run must be gone"
+
+
+def _with_open_file_limit(soft: int, hard: int):
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_low_soft_open_file_limit_is_raised_for_the_workers_connections(tmp_path) -> None:
+    """containerd 2.0 starts containers with a soft nofile limit of 1024 (containerd#8924): below one gevent
+    worker's 1,000 connections. The service raises its soft limit (up to the hard one) before forking."""
+    env = processes.service_environment(TMPDIR=str(tmp_path), HOST=processes.LOOPBACK,
+                                        PORT=str(processes.free_port()), GUNICORN_WORKER_CONNECTIONS="1000")
+    service = subprocess.Popen(processes.gunicorn_command(), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, preexec_fn=_with_open_file_limit(256, 4096))
+    try:
+        soft = 256
+        deadline = time.monotonic() + 20
+        while soft == 256 and service.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            limits = Path(f"/proc/{service.pid}/limits").read_text().splitlines()
+            soft = int(next(line for line in limits if line.startswith("Max open files")).split()[3])
+        assert soft == 1000 + 64, f"the master's soft open-file limit is {soft}"
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def test_a_hard_open_file_limit_below_the_workers_connections_stops_start_up_with_one_line(tmp_path) -> None:
+    env = processes.service_environment(TMPDIR=str(tmp_path), HOST=processes.LOOPBACK,
+                                        PORT=str(processes.free_port()), GUNICORN_WORKER_CONNECTIONS="1000")
+    result = subprocess.run(processes.gunicorn_command(), env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=30, check=False, preexec_fn=_with_open_file_limit(256, 512))
+    assert result.returncode == 2
+    assert (result.stdout + result.stderr).strip().splitlines() == [
+        "configuration error: each worker needs 1064 open files for GUNICORN_WORKER_CONNECTIONS=1000, but the hard "
+        "limit is 512: lower GUNICORN_WORKER_CONNECTIONS or raise the container's nofile limit"]
     assert list(tmp_path.iterdir()) == [], "the metrics directory made for this run must be gone"
