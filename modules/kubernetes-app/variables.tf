@@ -348,7 +348,9 @@ variable "resources" {
     limits   = object({ cpu = string, memory = string })
   })
   default = {
-    requests = { cpu = "100m", memory = "256Mi" }
+    # The request equals the limit: the HPA's target is relative to the request, and one pod's capacity
+    # is measured at 1 CPU (bench/capacity.py).
+    requests = { cpu = "1000m", memory = "256Mi" }
     limits   = { cpu = "1000m", memory = "512Mi" }
   }
 
