@@ -29,6 +29,7 @@ from pathlib import Path
 import hcl2
 
 from harness.paths import REPO_ROOT
+
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
 REQUIRED_GLOBS = ("modules/*", "modules/*/modules/*", "envs/*")

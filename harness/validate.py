@@ -87,7 +87,7 @@ def validate_all(roots: list[str], workdir: Path, workers: int = WORKERS, repo: 
         results[first] = validate_root(first, workdir, repo, env)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         rest = [root for root in roots if root not in results]
-        for root, result in zip(rest, pool.map(lambda r: validate_root(r, workdir, repo, env), rest)):
+        for root, result in zip(rest, pool.map(lambda r: validate_root(r, workdir, repo, env), rest), strict=True):
             results[root] = result
     return [results[root] for root in roots]
 

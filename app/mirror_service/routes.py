@@ -9,8 +9,8 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, Response, current_app, request
 
-from mirror_service.config import Settings
 from mirror_service import idempotency
+from mirror_service.config import Settings
 from mirror_service.errors import ApiError
 from mirror_service.lifecycle import Readiness
 from mirror_service.observability import Metrics, current_request_id

@@ -289,7 +289,7 @@ def extract(git_dir: str, tag: str = PINNED_TAG) -> dict:
                                     capture_output=True, text=True).stdout for path, _, _ in SCHEMA_FUNCTIONS}
     extractor = Extractor(sources)
     provider: dict = {"resource_schemas": {}, "data_source_schemas": {}}
-    for path, receiver, (section, type_name) in SCHEMA_FUNCTIONS:
+    for _path, receiver, (section, type_name) in SCHEMA_FUNCTIONS:
         schema = extractor.schema(receiver)
         if type_name is None:
             provider[section] = schema

@@ -13,8 +13,8 @@ from pathlib import Path
 import tf.provider
 from tf.gen import tfplugin_pb2 as pb
 from tf.runner import run_provider
-from tf.utils import Diagnostics, read_dynamic_value
 from tf.types import Unknown
+from tf.utils import Diagnostics, read_dynamic_value
 
 from harness.provider_standin import STANDIN_VERSIONS
 
@@ -136,7 +136,7 @@ def check_config(diags: Diagnostics, block: dict, config, sdk: str, path: list |
 class StandinServicer(tf.provider.ProviderServicer):
     """The `tf` package's servicer with the stand-in's schema, validators, and refusals."""
 
-    def __init__(self, app: "StandinProvider"):
+    def __init__(self, app: StandinProvider):
         super().__init__(app)
         self.standin = app
 

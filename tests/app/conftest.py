@@ -8,9 +8,9 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from mirror_service import create_app
 
 from harness import processes
+from mirror_service import create_app
 
 # Credentials the emulator accepts; never real ones.
 EMULATOR_CREDENTIALS = {

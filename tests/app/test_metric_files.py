@@ -8,7 +8,6 @@ import signal
 
 import requests
 
-from harness import processes
 from tests.app.conftest import log_records, metric_samples
 
 RECYCLES = 4

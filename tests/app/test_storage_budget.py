@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from mirror_service.config import Settings
 from mirror_service.storage import Storage, StorageError, StorageUnavailable
 
