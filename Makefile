@@ -69,7 +69,7 @@ validate: $(VENV)/.installed ## terraform init + validate of every root, example
 
 docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs and the chart's parameter table
 	$(PY) -m harness.tfdocs --write
-	$(PY) -m tests.modules.kubernetes_app.chart_readme --write
+	$(PY) -m harness.chart_readme --write
 
 fmt: ## format all Terraform
 	terraform fmt -recursive

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.modules.kubernetes_app import chart_readme
+from harness import chart_readme
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 """The chart README's parameter table, generated from values.yaml's `## @param` comments by Bitnami's
-readme-generator-for-helm (npm), pinned with its whole dependency tree in node/package-lock.json.
+readme-generator-for-helm (npm), pinned with its whole dependency tree in harness/node/readme-generator/package-lock.json.
 
-`python -m tests.modules.kubernetes_app.chart_readme --write` (part of `make docs`) installs the pinned
+`python -m harness.chart_readme --write` (part of `make docs`) installs the pinned
 generator with `npm ci` into .cache/readme-generator (git-ignored; its own prefix, apart from other npm
 tools under .cache) and rewrites the table in modules/kubernetes-app/chart/README.md. `generated()`
-returns what the README should be, for the drift test beside this file.
+returns what the README should be, for the drift test (tests/modules/kubernetes_app/test_chart_readme.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.processes import REPO_ROOT
 
-NODE_PROJECT = Path(__file__).parent / "node"
+NODE_PROJECT = Path(__file__).parent / "node" / "readme-generator"
 NODE_PREFIX = Path(os.environ.get("REPO_CACHE_DIR", REPO_ROOT / ".cache")) / "readme-generator"
 GENERATOR = NODE_PREFIX / "node_modules" / ".bin" / "readme-generator"
 CHART_DIR = REPO_ROOT / "modules" / "kubernetes-app" / "chart"
