@@ -1,10 +1,11 @@
 terraform {
   required_version = ">= 1.11"
 
+  # Roots pin the aws major the tests exercise (5.100); the modules accept 5.100 to 6.x.
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.100" # roots pin the major the tests exercise (5.100); modules accept 5.100 to 6.x
+      version = "~> 5.100"
     }
     helm = {
       source  = "hashicorp/helm"

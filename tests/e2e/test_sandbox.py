@@ -37,7 +37,7 @@ def test_sandbox_environment(tmp_path, unique_name, selected_environments):
         # the bucket is built, while the AWS provider still confirms the lifecycle configuration (~55 s).
         apply_run = sandbox.start_apply()
         assert "module.staging_bucket.aws_s3_bucket.this will be created" in sandbox.plan_output
-        assert "module.staging_bucket.aws_s3_bucket_lifecycle_configuration.this[0]" in sandbox.planned
+        assert "module.staging_bucket.aws_s3_bucket_lifecycle_configuration.this" in sandbox.planned
         assert apply_run.wait_for(sandbox.bucket_built, timeout=180), "\n".join(apply_run.errors())
         assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
@@ -68,7 +68,7 @@ def test_sandbox_environment(tmp_path, unique_name, selected_environments):
 
         # The apply ends cleanly, the lifecycle rules included, and a second plan proposes nothing.
         apply_run.wait(timeout=180)
-        assert "module.staging_bucket.aws_s3_bucket_lifecycle_configuration.this[0]" in apply_run.completed()
+        assert "module.staging_bucket.aws_s3_bucket_lifecycle_configuration.this" in apply_run.completed()
         rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
         assert {rule["ID"] for rule in rules} == {"expire-staged-objects",
                                                   "expire-noncurrent-versions-and-incomplete-uploads"}

@@ -92,11 +92,14 @@ def test_secrets_are_sensitive_and_never_output(root):
 
 @pytest.mark.parametrize("backend_file", ["backend.s3.tfbackend.example", "pipeline.s3.tfbackend"])
 def test_aws_root_keeps_state_in_s3_with_native_locking(backend_file):
-    """The engineers' example and the file the pipeline's `terraform init -backend-config=` names."""
+    """The engineers' example and the file the pipeline's plan and apply jobs (`make plan|apply ENV=aws`,
+    harness/ci_plan.py) pass to `terraform init -backend-config=`."""
     settings = load(ENVS / "aws")["terraform"][0]
     assert settings["backend"] == [{"s3": {}}], "the backend must be a partial `backend \"s3\" {}` block"
     if backend_file == "pipeline.s3.tfbackend":
-        assert f"-backend-config={backend_file}" in (REPO_ROOT / ".gitlab-ci.yml").read_text()
+        from harness import ci_plan
+
+        assert ci_plan.PIPELINE_BACKEND == backend_file
     text = (ENVS / "aws" / backend_file).read_text()
     backend = {k: v.strip().strip('"') for k, v in re.findall(r"^\s*([a-z_]+)\s*=\s*(.+?)\s*(?:#.*)?$", text, re.M)}
     assert backend["use_lockfile"] == "true" and backend["encrypt"] == "true"

@@ -9,24 +9,19 @@ Identity are not implemented by moto, so the plan is read.
 from __future__ import annotations
 
 import json
-import shutil
 
 from harness import processes
 from tests.modules.eks.conftest import created, planned_changes
 
 REPO = processes.REPO_ROOT
 # The example's own provider block stays; this override points it at moto.
-PROVIDER_OVERRIDE = REPO / "tests" / "modules" / "fixtures" / "emulator_provider_override.tf"
+PROVIDER_OVERRIDE = REPO / "tests" / "fixtures" / "emulator_provider_override.tf"
 
 
-def test_example_plans_explicit_admins_scoped_viewers_and_the_service_pod_identity(tmp_path, terraform_copy, aws_env):
-    # The example refers to ../../ and ../../../s3-staging: the copy goes where the repository has it,
-    # beside copies of the two modules.
-    for module in ("eks", "s3-staging"):
-        shutil.copytree(REPO / "modules" / module, tmp_path / "modules" / module,
-                        ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "examples"))
+def test_example_plans_explicit_admins_scoped_viewers_and_the_service_pod_identity(terraform_copy, aws_env):
+    # The example refers to ../../ and ../../../s3-staging: the copy brings both along, laid out as here.
     tf = terraform_copy(REPO / "modules" / "eks" / "examples" / "complete", emulator=False,
-                        extra_files=(PROVIDER_OVERRIDE,), env=aws_env, name="modules/eks/examples/complete")
+                        extra_files=(PROVIDER_OVERRIDE,), env=aws_env, name="eks-complete-example")
     deployer_arn = "arn:aws:iam::123456789012:role/platform-deployer"
     tf.execute_command("plan", "-input=false", "-no-color", "-out=test.tfplan", f"-var=cluster_admin_role_arn={deployer_arn}")
     changes = planned_changes(json.loads(tf.execute_command("show", "-json", "test.tfplan").out))
