@@ -188,3 +188,27 @@ class HeldConnections:
             if connection is not None:
                 connection.close()
         self._sockets = []
+
+
+def get_request(target: str, *headers: str) -> bytes:
+    """A raw GET with extra header lines, closing the connection after the answer."""
+    return "\r\n".join([f"GET {target} HTTP/1.1", "Host: attack", *headers, "Connection: close", "", ""]).encode()
+
+
+# Requests gunicorn refuses before the app, each with the status and the API error code it must answer.
+REFUSED = [
+    # (id, raw request, status, error code)
+    ("request-line-20KB", get_request("/api/mirror?word=" + "a" * 20_000), 414, "request_line_too_long"),
+    ("request-line-70KB", get_request("/api/mirror?word=" + "a" * 70_000), 414, "request_line_too_long"),
+    ("header-20KB", get_request("/api/health", "X-Big: " + "a" * 20_000), 431, "headers_too_large"),
+    ("200-headers", get_request("/api/health", *(f"X-H{n}: v" for n in range(200))), 431, "headers_too_large"),
+    ("body-1MB-declared", b"POST /api/upload-random HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n",
+     413, "body_too_large"),
+    ("not-http", b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n", 400, "malformed_request"),
+    ("bare-lf", b"GET /api/health HTTP/1.1\nHost: a\n\n", 400, "malformed_request"),
+    ("length-and-chunked", b"POST /api/upload-random HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "malformed_request"),
+    ("unknown-coding", get_request("/api/health", "Transfer-Encoding: gzip"), 400, "malformed_request"),
+    ("bad-version", b"GET /api/health HTTP/9.9\r\nHost: a\r\n\r\n", 400, "malformed_request"),
+    ("space-in-header-name", get_request("/api/health", "Bad Name: x"), 400, "malformed_request"),
+]

@@ -48,29 +48,8 @@ def test_a_connection_that_never_finishes_its_request_is_closed(service, kind) -
     assert held.reopened >= 1, f"a {kind} connection was still open after {10 * KEEPALIVE_SECONDS} s"
 
 
-def _get(target: str, *headers: str) -> bytes:
-    return "\r\n".join([f"GET {target} HTTP/1.1", "Host: attack", *headers, "Connection: close", "", ""]).encode()
-
-
-REFUSED = [
-    # (id, raw request, status, error code)
-    ("request-line-20KB", _get("/api/mirror?word=" + "a" * 20_000), 414, "request_line_too_long"),
-    ("request-line-70KB", _get("/api/mirror?word=" + "a" * 70_000), 414, "request_line_too_long"),
-    ("header-20KB", _get("/api/health", "X-Big: " + "a" * 20_000), 431, "headers_too_large"),
-    ("200-headers", _get("/api/health", *(f"X-H{n}: v" for n in range(200))), 431, "headers_too_large"),
-    ("body-1MB-declared", b"POST /api/upload-random HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n",
-     413, "body_too_large"),
-    ("not-http", b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n", 400, "malformed_request"),
-    ("bare-lf", b"GET /api/health HTTP/1.1\nHost: a\n\n", 400, "malformed_request"),
-    ("length-and-chunked", b"POST /api/upload-random HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
-     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "malformed_request"),
-    ("unknown-coding", _get("/api/health", "Transfer-Encoding: gzip"), 400, "malformed_request"),
-    ("bad-version", b"GET /api/health HTTP/9.9\r\nHost: a\r\n\r\n", 400, "malformed_request"),
-    ("space-in-header-name", _get("/api/health", "Bad Name: x"), 400, "malformed_request"),
-]
-
-
-@pytest.mark.parametrize(("raw", "status", "code"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+@pytest.mark.parametrize(("raw", "status", "code"), [r[1:] for r in attacks.REFUSED],
+                         ids=[r[0] for r in attacks.REFUSED])
 def test_requests_refused_before_the_app_answer_the_apis_json(service, raw, status, code) -> None:
     """Before: gunicorn's HTML 414/431/400 pages without X-Request-ID."""
     answer = attacks.exchange(service.url, raw)
@@ -94,10 +73,10 @@ def test_the_longest_valid_word_in_four_byte_characters_is_mirrored(service) -> 
     """Before: 1,024 emoji (12 KB percent-encoded) got gunicorn's HTML 414."""
     word = "\U0001F600" * 1024
     encoded = "".join(f"%{byte:02X}" for byte in word.encode())
-    answer = attacks.exchange(service.url, _get(f"/api/mirror?word={encoded}"))
+    answer = attacks.exchange(service.url, attacks.get_request(f"/api/mirror?word={encoded}"))
     assert answer.status == 200, answer.body[:300]
     assert answer.json() == {"transformed": word}
-    too_long = attacks.exchange(service.url, _get(f"/api/mirror?word={encoded}%F0%9F%98%80"))
+    too_long = attacks.exchange(service.url, attacks.get_request(f"/api/mirror?word={encoded}%F0%9F%98%80"))
     assert (too_long.status, too_long.json()["error"]["code"]) == (400, "word_too_long")
 
 
@@ -109,7 +88,7 @@ def test_the_longest_valid_word_in_four_byte_characters_is_mirrored(service) -> 
 ], ids=["script-name", "path-info", "contradictory-scheme", "forwarded-for"])
 def test_forwarding_headers_from_a_client_change_nothing(service, headers) -> None:
     """Before: `SCRIPT_NAME: /elsewhere` from loopback (gunicorn trusted 127.0.0.1) answered HTML 500."""
-    answer = attacks.exchange(service.url, _get("/api/health", *headers))
+    answer = attacks.exchange(service.url, attacks.get_request("/api/health", *headers))
     assert answer.status == 200, answer.body[:300]
     assert answer.json() == {"status": "ok"}
 
@@ -117,9 +96,9 @@ def test_forwarding_headers_from_a_client_change_nothing(service, headers) -> No
 def test_script_name_is_ignored_even_from_a_trusted_proxy(logs_dir) -> None:
     proxied = processes.start_service(processes.service_environment(FORWARDED_ALLOW_IPS="127.0.0.1"), logs_dir)
     try:
-        answer = attacks.exchange(proxied.url, _get("/api/health", "SCRIPT_NAME: /elsewhere"))
+        answer = attacks.exchange(proxied.url, attacks.get_request("/api/health", "SCRIPT_NAME: /elsewhere"))
         assert (answer.status, answer.json()) == (200, {"status": "ok"})
-        believed = attacks.exchange(proxied.url, _get("/api/health", "X-Forwarded-Proto: https",
+        believed = attacks.exchange(proxied.url, attacks.get_request("/api/health", "X-Forwarded-Proto: https",
                                                       "X-Forwarded-Ssl: off"))
         assert believed.status == 400, "from a configured proxy the scheme headers are read (and here disagree)"
         assert believed.json()["error"]["code"] == "malformed_request"
@@ -129,8 +108,8 @@ def test_script_name_is_ignored_even_from_a_trusted_proxy(logs_dir) -> None:
 
 def test_refusals_are_logged_as_json_without_the_request(service) -> None:
     marker = "SecretQueryValue"
-    attacks.exchange(service.url, _get(f"/api/mirror?word={marker}" + "a" * 20_000))
-    attacks.exchange(service.url, _get("/api/health", f"X-Big: {marker}" + "a" * 20_000))
+    attacks.exchange(service.url, attacks.get_request(f"/api/mirror?word={marker}" + "a" * 20_000))
+    attacks.exchange(service.url, attacks.get_request("/api/health", f"X-Big: {marker}" + "a" * 20_000))
     time.sleep(0.2)
     log = service.log()
     assert marker not in log, "rejected request lines and headers stay out of the log"
