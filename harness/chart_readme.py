@@ -17,28 +17,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness import npm_tools
 from harness.processes import REPO_ROOT
 
 NODE_PROJECT = Path(__file__).parent / "node" / "readme-generator"
 NODE_PREFIX = Path(os.environ.get("REPO_CACHE_DIR", REPO_ROOT / ".cache")) / "readme-generator"
-GENERATOR = NODE_PREFIX / "node_modules" / ".bin" / "readme-generator"
 CHART_DIR = REPO_ROOT / "modules" / "kubernetes-app" / "chart"
 INSTALL_HINT = "apt-get install nodejs npm (Node >= 18), then `make docs` installs the pinned generator"
 
 
 def install() -> Path:
-    """`npm ci` of the pinned lock into NODE_PREFIX, once per lock content; the generator's path."""
-    lock = NODE_PROJECT / "package-lock.json"
-    stamp = NODE_PREFIX / ".installed-lock"
-    if GENERATOR.exists() and stamp.exists() and stamp.read_bytes() == lock.read_bytes():
-        return GENERATOR
-    NODE_PREFIX.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(NODE_PROJECT / name, NODE_PREFIX / name)
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(NODE_PREFIX)],
-                   check=True, capture_output=True, text=True, timeout=300)
-    stamp.write_bytes(lock.read_bytes())
-    return GENERATOR
+    """The pinned generator, installed into NODE_PREFIX (harness/npm_tools.py); its path."""
+    return npm_tools.install(NODE_PROJECT, NODE_PREFIX, "readme-generator")
 
 
 def generated(readme: Path = CHART_DIR / "README.md", values: Path = CHART_DIR / "values.yaml") -> str:

@@ -16,11 +16,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import npm_tools
 from harness.processes import REPO_ROOT
 
 NODE_PROJECT = REPO_ROOT / "tests" / "ci" / "node"
 NODE_PREFIX = Path(os.environ.get("REPO_CACHE_DIR", REPO_ROOT / ".cache")) / "node"
-GITLAB_CI_LOCAL = NODE_PREFIX / "node_modules" / ".bin" / "gitlab-ci-local"
 ORIGIN_URL = "https://gitlab.example.com/platform/mirror-service.git"
 GIT_IDENTITY = ["-c", "user.name=ci-local", "-c", "user.email=ci-local@example.com"]
 
@@ -33,18 +33,8 @@ def missing_tools() -> list[str]:
 
 
 def install() -> Path:
-    """`npm ci` of the pinned lock into .cache/node, once per lock file content."""
-    lock = NODE_PROJECT / "package-lock.json"
-    stamp = NODE_PREFIX / ".installed-lock"
-    if GITLAB_CI_LOCAL.exists() and stamp.exists() and stamp.read_bytes() == lock.read_bytes():
-        return GITLAB_CI_LOCAL
-    NODE_PREFIX.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(NODE_PROJECT / name, NODE_PREFIX / name)
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(NODE_PREFIX)],
-                   check=True, capture_output=True, text=True, timeout=300)
-    stamp.write_bytes(lock.read_bytes())
-    return GITLAB_CI_LOCAL
+    """gitlab-ci-local, pinned, installed into .cache/node (harness/npm_tools.py)."""
+    return npm_tools.install(NODE_PROJECT, NODE_PREFIX, "gitlab-ci-local")
 
 
 def clean_copy(destination: Path, branch: str = "main") -> Path:
