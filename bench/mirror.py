@@ -100,7 +100,6 @@ def summarize(runs: list[Run]) -> dict:
 
 def gunicorn_settings() -> dict:
     """The settings both servers ran with, as gunicorn.conf.py resolved them."""
-    sys.path.insert(0, str(processes.APP_DIR))
     from mirror_service.config import load_all
 
     _, server = load_all()
