@@ -34,21 +34,6 @@ LOCAL_MODULE_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.\.?/[^"]*)"', re.MULTILI
 DECLARES_AWS_PROVIDER = re.compile(r'^\s*provider\s+"aws"', re.MULTILINE)
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Under pytest-xdist (`make test` runs `-n 3 --dist loadgroup`), keep each test directory on one worker.
-
-    A directory's session fixtures (rendered charts, a moto server) are then built once, while the
-    directories, mostly waiting on Terraform and the AWS provider, run side by side. A test file whose
-    tests mostly wait (the AWS provider's ~55 s lifecycle-configuration waiter) names a group of its own
-    with `pytestmark = pytest.mark.xdist_group(...)`, so that wait overlaps with other work.
-    """
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        relative = Path(item.path).parent.relative_to(TESTS_DIR)
-        item.add_marker(pytest.mark.xdist_group(relative.as_posix() if relative.parts else "top"))
-
-
 def pytest_sessionstart(session) -> None:
     """Fill Terraform's plugin cache once, before parallel workers run `terraform init` side by side.
 

@@ -45,10 +45,6 @@ output "upload_token_probe" {
 KEPT = ("plan.cache.enc", "plan.meta.json", "plan.txt", ".terraform.lock.hcl")
 
 
-# A group of its own: the pipeline run it shares (lint, validate, the sandbox plan) mostly waits on
-# Terraform, so it overlaps with the rest of tests/ci instead of queueing behind it (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("ci/pipeline_jobs")
-
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):

@@ -26,9 +26,7 @@ from botocore.config import Config
 
 from harness import processes
 
-# A group of its own: these tests mostly wait (a sandbox starting, Terraform's lifecycle waiter), so they
-# overlap with the sandbox's own e2e test instead of queueing behind it (tests/conftest.py).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e/sandbox_lifecycle")]
+pytestmark = pytest.mark.e2e
 REPO_ROOT = processes.REPO_ROOT
 READY_TIMEOUT = 240  # a busy 2-core machine: init, plan and the bucket's creation on the emulator
 STOPPED_TIMEOUT = 60  # generous on purpose: the "within seconds" claim is the many-objects test's bound

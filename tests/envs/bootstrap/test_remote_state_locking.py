@@ -20,8 +20,6 @@ from botocore.exceptions import ClientError
 
 from harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.xdist_group("envs/bootstrap/remote_state_locking")
-
 BOOTSTRAP = REPO_ROOT / "envs" / "bootstrap"
 GUARD_UNLOCKED = Path(__file__).parent / "guard_unlocked_override.tf"
 CONSUMER = Path(__file__).parent / "remote_state_consumer"

@@ -14,8 +14,6 @@ import tftest
 
 from harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.xdist_group("envs/bootstrap/state_bucket")
-
 BOOTSTRAP = REPO_ROOT / "envs" / "bootstrap"
 GUARD_UNLOCKED = Path(__file__).parent / "guard_unlocked_override.tf"
 

@@ -15,8 +15,6 @@ import pytest
 
 from harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.xdist_group("modules/s3_staging/complete_example")
-
 EXAMPLE = REPO_ROOT / "modules" / "s3-staging" / "examples" / "complete"
 LIFECYCLE_EXPECTED = {
     "expire-staged-objects": {

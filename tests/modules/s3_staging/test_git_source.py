@@ -14,11 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from harness.paths import REPO_ROOT
-
-pytestmark = pytest.mark.xdist_group("modules/s3_staging/git_source")
 
 CONSUMER = Path(__file__).parent / "git_consumer"
 TAG = "v0.0.0-test"
