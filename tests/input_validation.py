@@ -44,3 +44,30 @@ def refused(run) -> dict[str, list[str]]:
     with pytest.raises(tftest.TerraformTestError) as failure:
         run()
     return errors_by_case(failure.value.cmd_error)
+
+
+def assert_single_variable_rules(terraform_copy, directory: Path, module: Path, cases: dict, valid: dict) -> None:
+    """`terraform validate` of one root calling `module` once per case: each bad input draws its message."""
+    root = write_cases_root(directory, module, {**{name: inputs for name, (inputs, _) in cases.items()}, **valid})
+    tf = terraform_copy(root, name="validate")
+
+    errors = refused(lambda: tf.execute_command("validate", "-no-color"))
+
+    for case, (_, expected) in cases.items():
+        assert any(expected in error for error in errors.get(case, [])), f"{case}: expected {expected!r}, got {errors}"
+        assert all(error.startswith("Invalid value for variable") for error in errors[case]), errors[case]
+    assert not set(valid) & set(errors), errors
+
+
+def assert_cross_variable_rules(terraform_copy, directory: Path, module: Path, cases: dict, valid: dict) -> None:
+    """A plan of one root calling `module` once per case: rules comparing variables run only at plan time."""
+    root = write_cases_root(directory, module, {**{name: inputs for name, (inputs, _) in cases.items()}, **valid})
+    tf = terraform_copy(root, name="plan")
+
+    errors = refused(lambda: tf.plan(refresh=False))
+
+    for case, (_, expected) in cases.items():
+        # A rule on one variable that reads another is reported against the module call or without one.
+        messages = errors.get(case, []) + errors.get("", [])
+        assert any(expected in message for message in messages), f"{case}: expected {expected!r}, got {errors}"
+    assert not set(valid) & set(errors), errors

@@ -13,7 +13,7 @@ Each root also calls the module with valid inputs, which must draw no error at a
 from __future__ import annotations
 
 from harness.paths import REPO_ROOT
-from tests.input_validation import refused, write_cases_root
+from tests.input_validation import assert_cross_variable_rules, assert_single_variable_rules
 
 MODULE = REPO_ROOT / "modules" / "eks"
 ARN = "arn:aws:iam::123456789012"
@@ -134,33 +134,8 @@ VALID_CALLS = {
 
 
 def test_single_variable_rules_refuse_bad_inputs_with_their_messages(terraform_copy, tmp_path):
-    root = write_cases_root(
-        tmp_path / "cases",
-        MODULE,
-        {**{name: inputs for name, (inputs, _) in SINGLE_VARIABLE_CASES.items()}, **VALID_CALLS},
-    )
-    tf = terraform_copy(root, name="validate")
-
-    errors = refused(lambda: tf.execute_command("validate", "-no-color"))
-
-    for case, (_, expected) in SINGLE_VARIABLE_CASES.items():
-        assert any(expected in error for error in errors.get(case, [])), f"{case}: expected {expected!r}, got {errors}"
-        assert all(error.startswith("Invalid value for variable") for error in errors[case]), errors[case]
-    assert not set(VALID_CALLS) & set(errors), errors
+    assert_single_variable_rules(terraform_copy, tmp_path / "cases", MODULE, SINGLE_VARIABLE_CASES, VALID_CALLS)
 
 
 def test_cross_variable_rules_refuse_bad_inputs_with_their_messages(terraform_copy, tmp_path):
-    root = write_cases_root(
-        tmp_path / "cases",
-        MODULE,
-        {**{name: inputs for name, (inputs, _) in CROSS_VARIABLE_CASES.items()}, **VALID_CALLS},
-    )
-    tf = terraform_copy(root, name="plan")
-
-    errors = refused(lambda: tf.plan(refresh=False))
-
-    for case, (_, expected) in CROSS_VARIABLE_CASES.items():
-        # A rule on one variable that reads another is reported against the module call or without one.
-        messages = errors.get(case, []) + errors.get("", [])
-        assert any(expected in message for message in messages), f"{case}: expected {expected!r}, got {errors}"
-    assert not set(VALID_CALLS) & set(errors), errors
+    assert_cross_variable_rules(terraform_copy, tmp_path / "cases", MODULE, CROSS_VARIABLE_CASES, VALID_CALLS)
