@@ -79,6 +79,7 @@ class ScriptedS3(http.server.ThreadingHTTPServer):
     def __init__(self, script: list[int | None]):
         self.script = script
         self.requests_seen = 0
+        self.puts_seen = 0  # uploads that reached S3: a worker has accepted their request
         self.release = threading.Event()
         super().__init__((processes.LOOPBACK, 0), _ScriptedHandler)
         self.url = f"http://{processes.LOOPBACK}:{self.server_address[1]}"
@@ -92,6 +93,7 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
         self.rfile.read(length)
         index = self.server.requests_seen
         self.server.requests_seen += 1
+        self.server.puts_seen += self.command == "PUT"
         status = self.server.script[min(index, len(self.server.script) - 1)]
         if status is None:
             self.server.release.wait(10)
