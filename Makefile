@@ -12,8 +12,9 @@ PY           := $(VENV)/bin/python
 ENV          ?= sandbox
 PYTEST_ARGS  ?=
 # Test files run side by side under pytest-xdist, each file on one worker (`--dist loadfile`: its module
-# fixtures are built once): most of the suite waits on Terraform, the AWS provider and the emulator
-# rather than computing, so four workers fit two cores.
+# fixtures are built once), in the order tests/conftest.py gives (the `slow` files first): most of the
+# suite waits on Terraform, the AWS provider and the emulator rather than computing, so four workers fit
+# two cores.
 TEST_WORKERS ?= 4
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -48,7 +49,7 @@ sandbox: $(VENV)/.installed ## run the service locally against an S3 emulator (P
 	$(PY) -m harness.sandbox
 
 test: tools ## the whole offline suite (unit, integration, Terraform on the emulator, chart, sandbox e2e)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 e2e: $(VENV)/.installed ## plan, apply, call and destroy one environment: make e2e ENV=sandbox|local|aws
 	E2E_ENVIRONMENTS=$(ENV) $(PY) -m pytest tests/e2e -m e2e -k "$(ENV)" -p no:cacheprovider $(PYTEST_ARGS)

@@ -50,6 +50,18 @@ def pytest_sessionstart(session) -> None:
                       env=terraform.terraform_env(), timeout=300)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a `slow` test run first, the rest in collection order.
+
+    `make test` hands whole files to pytest-xdist workers in this order (`--dist loadfile
+    --no-loadscope-reorder`), so the files that wait minutes on provider waiters and pipeline jobs start
+    at once, side by side, instead of lining up behind short files on one worker at the end (measured on
+    2 cores: 562 s with xdist's default order, files with the most tests first).
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: collection order otherwise
+
+
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("logs")

@@ -19,8 +19,11 @@ BUDGET_SECONDS = 3.0
 
 
 def storage_for(endpoint: str) -> Storage:
+    """A storage whose client exists before the clock starts, as in a worker that has served a request: the
+    budget is per request, and creating a client (botocore's models, once per process) is not part of one.
+    It can take over a second on a busy 2-core machine, which once put a 2.6 s worst case over 3 s."""
     storage = Storage(Settings(s3_bucket="budget-bucket", s3_endpoint_url=endpoint))
-    storage.client()  # created up front: the first client in a process loads botocore's models (~0.2 s)
+    storage.client()
     return storage
 
 
@@ -49,11 +52,10 @@ def test_a_hung_endpoint_costs_one_read_timeout(scripted_s3, operation) -> None:
 
 
 def test_a_refused_connection_fails_fast(scripted_s3, refused_url) -> None:
-    elapsed, error = timed(lambda: storage_for(refused_url).upload_random_number("budget"))
+    storage = storage_for(refused_url)
+    elapsed, error = timed(lambda: storage.upload_random_number("budget"))
     assert isinstance(error, StorageUnavailable)
     assert "EndpointConnectionError" in error.detail
-    # Loose on purpose: the bound is the service's 3 s budget; the first client's creation alone
-    # can take most of a second on a loaded 2-core machine.
     assert elapsed < BUDGET_SECONDS
 
 
@@ -68,7 +70,8 @@ def test_a_fast_failure_is_retried_once(scripted_s3) -> None:
 def test_a_fast_failure_then_a_hang_stays_within_budget(scripted_s3) -> None:
     """The longest path we can provoke on loopback: 503 at once, then a retry that hangs."""
     server = scripted_s3([503, None])
-    elapsed, error = timed(lambda: storage_for(server.url).upload_random_number("budget"))
+    storage = storage_for(server.url)
+    elapsed, error = timed(lambda: storage.upload_random_number("budget"))
     assert isinstance(error, StorageUnavailable)
     assert server.requests_seen == 2
     assert elapsed < BUDGET_SECONDS
@@ -76,7 +79,8 @@ def test_a_fast_failure_then_a_hang_stays_within_budget(scripted_s3) -> None:
 
 def test_persistent_5xx_gives_up_after_one_retry(scripted_s3) -> None:
     server = scripted_s3([503])
-    elapsed, error = timed(lambda: storage_for(server.url).check_bucket())
+    storage = storage_for(server.url)
+    elapsed, error = timed(lambda: storage.check_bucket())
     assert isinstance(error, StorageUnavailable)
     assert "503" in error.detail
     assert server.requests_seen == 2

@@ -22,6 +22,8 @@ import yaml
 
 from harness import ci_local, validate
 
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_FILE = REPO_ROOT / ".gitlab-ci.yml"
 KEYWORDS = {"workflow", "stages", "variables", "default", "include"}

@@ -27,6 +27,8 @@ from cryptography.fernet import Fernet
 
 from harness import ci_local, processes, terraform
 
+pytestmark = pytest.mark.slow
+
 SECRET = f"upload-token-{secrets.token_hex(12)}"
 KEY = Fernet.generate_key().decode()
 BUCKET = f"ci-plan-{secrets.token_hex(4)}"

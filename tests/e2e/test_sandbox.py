@@ -18,7 +18,7 @@ from botocore.config import Config
 from harness.sandbox import Sandbox
 from tests.e2e.support import retry
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_sandbox_environment(tmp_path, unique_name, selected_environments):

@@ -26,7 +26,7 @@ from botocore.config import Config
 
 from harness import processes
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 REPO_ROOT = processes.REPO_ROOT
 READY_TIMEOUT = 240  # a busy 2-core machine: init, plan and the bucket's creation on the emulator
 STOPPED_TIMEOUT = 60  # generous on purpose: the "within seconds" claim is the many-objects test's bound

@@ -21,6 +21,8 @@ import pytest
 from harness import terraform, validate
 from harness.processes import REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
 ROOTS = validate.discover_roots()
 
 

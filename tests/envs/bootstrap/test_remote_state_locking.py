@@ -4,7 +4,7 @@ envs/bootstrap is applied on moto, then a root with `backend "s3" {}` is initial
 `-backend-config=<file>.s3.tfbackend`, applied, and applied again while a first apply holds the lock.
 The lock holder waits for a file the test writes once the contender was refused, so the contention
 happens however slow the machine is. The bucket's lifecycle configuration makes the AWS provider wait
-~55 s, so this file runs in an xdist group of its own.
+~55 s, so this file is marked `slow` and starts first.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import tftest
 from botocore.exceptions import ClientError
 
 from harness.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
 
 BOOTSTRAP = REPO_ROOT / "envs" / "bootstrap"
 GUARD_UNLOCKED = Path(__file__).parent / "guard_unlocked_override.tf"

@@ -1,7 +1,7 @@
 """envs/bootstrap on moto: the state bucket modules/s3-staging builds, read back, and protected from destroy.
 
 The bucket's lifecycle configuration makes the AWS provider wait ~55 s (modules/s3-staging/README.md),
-so this file runs in an xdist group of its own: the wait overlaps with the rest of the suite.
+so this file is marked `slow`: it starts first and the wait overlaps with the rest of the suite.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import pytest
 import tftest
 
 from harness.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
 
 BOOTSTRAP = REPO_ROOT / "envs" / "bootstrap"
 GUARD_UNLOCKED = Path(__file__).parent / "guard_unlocked_override.tf"

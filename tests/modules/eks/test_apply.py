@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.modules.eks.conftest import ACCOUNT, eks_client
+
+pytestmark = pytest.mark.slow
 
 ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 AWS_POLICY = "arn:aws:iam::aws:policy/"

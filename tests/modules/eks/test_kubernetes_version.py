@@ -22,6 +22,8 @@ import pytest
 
 from tests.modules.eks.conftest import eks_client, failed_plan, plan_json
 
+pytestmark = pytest.mark.slow
+
 SUBNETS = ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]
 
 

@@ -2,8 +2,8 @@
 a role trusted through EKS Pod Identity and IRSA. Read back through boto3, re-planned, destroyed.
 
 Most of this test's time is the AWS provider confirming the lifecycle configuration (~55 s, on AWS as
-on moto; modules/s3-staging/README.md), so it runs in an xdist group of its own: the wait overlaps with
-the rest of the suite.
+on moto; modules/s3-staging/README.md), so it is marked `slow`: the file starts first and the wait overlaps
+with the rest of the suite.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import secrets
 import pytest
 
 from harness.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
 
 EXAMPLE = REPO_ROOT / "modules" / "s3-staging" / "examples" / "complete"
 LIFECYCLE_EXPECTED = {

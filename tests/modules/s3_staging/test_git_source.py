@@ -2,8 +2,8 @@
 
 The module comes from a throwaway git repository (a bare clone of this checkout's modules/, tagged),
 through Terraform's own git installer. The consumer applies the module as teams get it, lifecycle
-configuration included, so the AWS provider's ~55 s lifecycle waiter runs here: an xdist group of its
-own lets it overlap with the rest of the suite.
+configuration included, so the AWS provider's ~55 s lifecycle waiter runs here: marked `slow`, the file
+starts first and the wait overlaps with the rest of the suite.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from harness.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
 
 CONSUMER = Path(__file__).parent / "git_consumer"
 TAG = "v0.0.0-test"
