@@ -57,20 +57,13 @@ def start(stack: str, logs_dir: Path) -> processes.ManagedProcess:
 def rss_kb(root_pid: int) -> int:
     """Resident memory of a process and its children (gunicorn's master and workers), in KB."""
     total = 0
-    for pid in [root_pid, *children(root_pid)]:
+    for pid in [root_pid, *processes.child_pids(root_pid)]:
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
         total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
     return total
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def percentile(values: list[float], fraction: float) -> float:

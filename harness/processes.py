@@ -104,6 +104,14 @@ class ManagedProcess:
         return self.popen.returncode
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (gunicorn's workers, for its master), from Linux's /proc."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: Path | None = None) -> ManagedProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
