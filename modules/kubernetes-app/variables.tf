@@ -537,9 +537,9 @@ variable "gunicorn_worker_class" {
 }
 
 variable "gunicorn_workers" {
-  description = "WEB_CONCURRENCY: gunicorn worker processes per pod."
+  description = "WEB_CONCURRENCY: gunicorn worker processes per pod. With gevent, one per CPU of the CPU limit: a gevent worker uses at most one CPU, and more workers than the quota are throttled in bursts (the chart's values.yaml has the figures)."
   type        = number
-  default     = 2
+  default     = 1
 
   validation {
     condition     = var.gunicorn_workers >= 1 && var.gunicorn_workers <= 64 && floor(var.gunicorn_workers) == var.gunicorn_workers

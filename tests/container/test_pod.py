@@ -54,8 +54,11 @@ def test_upload_lands_in_the_bucket(served, aws_client, pod_bucket, pod) -> None
     assert requests.post(f"{served.url}/api/upload-random", timeout=10).status_code == 401
 
 
-def test_metrics_add_up_across_workers(served, engine) -> None:
-    """Every worker writes to the chart's metrics emptyDir; a scrape, whichever worker answers, sums them all."""
+def test_metrics_add_up_across_workers(start_pod, engine) -> None:
+    """Every worker writes to the chart's metrics emptyDir; a scrape, whichever worker answers, sums them all.
+    Two workers, as a pod with a 2-CPU limit runs (the chart's default is one per CPU of the limit)."""
+    served = start_pod(env={"WEB_CONCURRENCY": "2"})
+    served.wait_answering("/api/health", timeout=30)
     before = _health_count(served.url)
     sent = 0
     pids: set[int] = set()

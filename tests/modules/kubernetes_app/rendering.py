@@ -185,6 +185,12 @@ def service_gunicorn_defaults() -> dict[str, str]:
             "FORWARDED_ALLOW_IPS": ",".join(defaults.forwarded_allow_ips)}
 
 
+def pod_gunicorn_defaults() -> dict[str, str]:
+    """The service's defaults as the chart sets them for its default 1-CPU limit: the same, except one worker
+    per CPU of the limit (a gevent worker uses at most one CPU) where the service's 2 are for a 2-core host."""
+    return {**service_gunicorn_defaults(), "WEB_CONCURRENCY": "1"}
+
+
 def merged(base: dict, override: dict) -> dict:
     """`override` deep-merged onto `base` (as Helm merges -f files); a None is kept, and Helm then deletes that key."""
     result = dict(base)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -360,12 +361,18 @@ def test_network_policy_opens_the_emulator_port(name, cidr, port):
     assert rule in policy["spec"]["egress"]
 
 
-def test_gunicorn_defaults_follow_the_service():
-    """gevent, 2 workers x 1,000 connections, keep-alive 5 s, no trusted forwarders: the service's own defaults."""
-    env = rendering.env_of(rendering.rendered_ci_sets()["minimal"])
-    defaults = rendering.service_gunicorn_defaults()
+def test_gunicorn_defaults_follow_the_service_and_one_worker_per_cpu_of_the_limit():
+    """gevent, 1,000 connections per worker, keep-alive 5 s, no trusted forwarders: the service's own defaults.
+    Workers: one per CPU of the pod's limit (a gevent worker uses at most one CPU; more are throttled,
+    bench/capacity.py), where the service's own default of 2 is for a 2-core host without a quota."""
+    manifests = rendering.rendered_ci_sets()["minimal"]
+    env = rendering.env_of(manifests)
+    defaults = rendering.pod_gunicorn_defaults()
     assert {name: env[name] for name in defaults} == defaults
     assert defaults["GUNICORN_WORKER_CLASS"] == "gevent", "the service's default changed: revisit values.yaml's notes"
+    limit = rendering.only(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"]
+    cpus = int(limit[:-1]) / 1000 if limit.endswith("m") else float(limit)
+    assert int(env["WEB_CONCURRENCY"]) == max(1, math.ceil(cpus)), (limit, env["WEB_CONCURRENCY"])
 
 
 def test_readiness_probe_outwaits_the_services_s3_budget():

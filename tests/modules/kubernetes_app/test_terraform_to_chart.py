@@ -152,8 +152,9 @@ def test_local_inputs_render_a_release_that_reaches_the_emulator(terraform_copy,
     assert outputs.get("url") is None, "no Ingress, no URL (Terraform stores no null output)"
     assert outputs["curl_commands"][0] == "kubectl -n mirror port-forward svc/mirror 8080:80 &"
     assert outputs["curl_commands"][1] == "curl http://127.0.0.1:8080/api/health"
-    # The module's defaults are the service's own (app/mirror_service/config.py): gevent, none trusted to forward.
-    defaults = rendering.service_gunicorn_defaults()
+    # The module's defaults are the service's own (app/mirror_service/config.py): gevent, none trusted to
+    # forward; one worker for the chart's 1-CPU limit.
+    defaults = rendering.pod_gunicorn_defaults()
     assert {name: env[name] for name in defaults} == defaults
 
 
