@@ -24,7 +24,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,6 +69,53 @@ print(json.dumps({"cpu": quota, "memory": memory, "worker_rss_mb": sorted(worker
 """
 
 
+@dataclass
+class PodBench:
+    """What a benchmark needs to run the image as the chart's pod: the engine, the built image, the pod the
+    chart renders for a bucket in a moto server on the host, and a wrk script that uploads with the token."""
+
+    engine: container.Engine
+    image: dict
+    pod: container.Pod
+    logs_dir: Path
+    upload_script: Path
+    emulator_url: str
+
+    def start(self, env: dict[str, str], **options) -> container.Container:
+        """The image as the pod, with `env` over the chart's and a free loopback port."""
+        env = with_worker_class({**env, "HOST": processes.LOOPBACK, "PORT": str(processes.free_port())})
+        return container.run(self.engine, self.image["image"], self.pod, self.logs_dir,
+                             name=f"bench-{secrets.token_hex(3)}", env=env, **options)
+
+    def gunicorn_memory(self, running: container.Container) -> dict:
+        """Read inside the container: its cgroup limits and throttling, and each gunicorn process's RSS."""
+        return json.loads(self.engine.run("exec", running.name, "python", "-c", _PROBE).stdout)
+
+
+@contextmanager
+def pod_bench(log=print) -> Iterator[PodBench]:
+    """Build the image (cached), start moto with a bucket, render the chart's pod for it; stop moto after.
+    Raises container.EngineUnavailable where no container engine runs."""
+    engine = container.find_engine()
+    built = container.build_image(engine, tag=f"{container.IMAGE}:bench", app_version="bench")
+    log(f"{built['image']} ({built['size_bytes'] / 1e6:.0f} MB, base {built['base']}) with {engine.name}")
+    with tempfile.TemporaryDirectory(prefix="mirror-pod-bench-") as scratch:
+        logs_dir = Path(scratch)
+        moto = processes.start_moto(logs_dir)
+        try:
+            bucket = f"bench-{secrets.token_hex(3)}"
+            boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1", aws_access_key_id="bench",
+                         aws_secret_access_key="bench").create_bucket(Bucket=bucket)
+            pod = container.chart_pod({"s3": {"bucket": bucket, "endpointUrl": moto.url},
+                                       "secrets": {"uploadToken": TOKEN, "awsAccessKeyId": "bench",
+                                                   "awsSecretAccessKey": "bench"}})
+            upload_script = logs_dir / "upload.lua"
+            upload_script.write_text(f'wrk.method = "POST"\nwrk.headers["Authorization"] = "Bearer {TOKEN}"\n')
+            yield PodBench(engine, built, pod, logs_dir, upload_script, moto.url)
+        finally:
+            moto.stop(timeout=10)
+
+
 def settings_to_compare(pod: container.Pod) -> dict[str, dict[str, str]]:
     chart = {key: pod.env[key] for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS")}
     workers = chart["WEB_CONCURRENCY"]
@@ -101,22 +150,17 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None) ->
     return parse_wrk(subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout)
 
 
-def measure(engine, image, pod, name, settings, args, logs_dir, upload_script) -> dict:
-    env = with_worker_class({**settings, "HOST": processes.LOOPBACK})
+def measure(bench: PodBench, name: str, settings: dict[str, str], args) -> dict:
     started: list[container.Container] = []
     try:
-        port = processes.free_port()
         booting = time.monotonic()
-        service = container.run(engine, image, pod, logs_dir, name=f"bench-service-{secrets.token_hex(3)}",
-                                env={**env, "PORT": str(port)})
+        service = bench.start(settings)
         started.append(service)
         start_to_ready = time.monotonic() - booting
-        port = processes.free_port()
-        bare = container.run(engine, image, pod, logs_dir, name=f"bench-bare-{secrets.token_hex(3)}",
-                             env={**env, "PORT": str(port)}, ready_path=SERVICE_PATH,
-                             extra_args=("--volume", f"{BARE_WSGI}:/bench/bare_wsgi.py:ro"),
-                             command=["gunicorn", "--config", "gunicorn.conf.py", "--pythonpath", "/bench",
-                                      "bare_wsgi:application"])
+        bare = bench.start(settings, ready_path=SERVICE_PATH,
+                           extra_args=("--volume", f"{BARE_WSGI}:/bench/bare_wsgi.py:ro"),
+                           command=["gunicorn", "--config", "gunicorn.conf.py", "--pythonpath", "/bench",
+                                    "bare_wsgi:application"])
         started.append(bare)
         results = {}
         for label, target in (("mirror", service), ("bare", bare)):
@@ -126,8 +170,8 @@ def measure(engine, image, pod, name, settings, args, logs_dir, upload_script) -
                 raise RuntimeError(f"{label} answered {body!r}")
             wrk(url, args.warmup, args.connections)
             results[label] = wrk(url, args.seconds, args.connections)
-        results["upload"] = wrk(service.url + "/api/upload-random", args.seconds, args.connections, upload_script)
-        probe = json.loads(engine.run("exec", service.name, "python", "-c", _PROBE).stdout)
+        results["upload"] = wrk(service.url + "/api/upload-random", args.seconds, args.connections, bench.upload_script)
+        probe = bench.gunicorn_memory(service)
     finally:
         for running in started:
             running.remove()
@@ -168,39 +212,23 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("capacity: wrk is not installed (`apt-get install -y wrk`, or run `make bench`)", file=sys.stderr)
         return 2
+    rows, failed = {}, {}
     try:
-        engine = container.find_engine()
-        built = container.build_image(engine, tag=f"{container.IMAGE}:bench", app_version="bench")
-    except container.EngineUnavailable as error:
-        print(f"capacity: {error}", file=sys.stderr)
-        return 2
-    print(f"capacity: {built['image']} ({built['size_bytes'] / 1e6:.0f} MB, base {built['base']}) with {engine.name}")
-
-    with tempfile.TemporaryDirectory(prefix="mirror-capacity-") as scratch:
-        logs_dir = Path(scratch)
-        moto = processes.start_moto(logs_dir)
-        try:
-            bucket = f"capacity-{secrets.token_hex(3)}"
-            boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1", aws_access_key_id="bench",
-                         aws_secret_access_key="bench").create_bucket(Bucket=bucket)
-            pod = container.chart_pod({"s3": {"bucket": bucket, "endpointUrl": moto.url},
-                                       "secrets": {"uploadToken": TOKEN, "awsAccessKeyId": "bench",
-                                                   "awsSecretAccessKey": "bench"}})
-            upload_script = logs_dir / "upload.lua"
-            upload_script.write_text(f'wrk.method = "POST"\nwrk.headers["Authorization"] = "Bearer {TOKEN}"\n')
-            print(f"capacity: pod limits cpu {pod.cpus}, memory {pod.memory}; wrk -t1 -c{args.connections} "
-                  f"{args.seconds}s per run; emulator {moto.url}\n", flush=True)
-            rows, failed = {}, {}
-            for name, settings in settings_to_compare(pod).items():
+        with pod_bench(log=lambda line: print(f"capacity: {line}")) as bench:
+            print(f"capacity: pod limits cpu {bench.pod.cpus}, memory {bench.pod.memory}; wrk -t1 -c{args.connections} "
+                  f"{args.seconds}s per run; emulator {bench.emulator_url}\n", flush=True)
+            for name, settings in settings_to_compare(bench.pod).items():
                 if args.only and not name.startswith(args.only):
                     continue
                 try:
-                    rows[name] = measure(engine, built["image"], pod, name, settings, args, logs_dir, upload_script)
+                    rows[name] = measure(bench, name, settings, args)
                 except (RuntimeError, TimeoutError) as error:  # one setting that cannot serve; the others still run
                     failed[name] = str(error).splitlines()[0]
                     print(f"{name:18} did not serve: {failed[name]}", flush=True)
-        finally:
-            moto.stop(timeout=10)
+            pod, built, engine = bench.pod, bench.image, bench.engine
+    except container.EngineUnavailable as error:
+        print(f"capacity: {error}", file=sys.stderr)
+        return 2
     if not rows:
         return 1
     return report(rows, failed, pod, built, args, engine)
