@@ -548,9 +548,9 @@ variable "gunicorn_workers" {
 }
 
 variable "gunicorn_worker_connections" {
-  description = "GUNICORN_WORKER_CONNECTIONS (gevent): connections one worker holds at once (open, idle or sending their request); beyond it the worker stops accepting. Each costs ~13 KB and one open file of its worker: with the defaults a pod needs ~2,100 open files, see the chart's README (containerd >= 2.0 leaves containers a soft limit of 1024 per process)."
+  description = "GUNICORN_WORKER_CONNECTIONS (gevent): connections one worker holds at once (open, idle or sending their request); beyond it the worker stops accepting. 2,000 with the chart's one worker per CPU, as many per pod as the service's 2 workers x 1,000. Each costs ~14 KB and one open file of its worker: with the defaults a pod needs ~2,100 open files, see the chart's README (containerd >= 2.0 leaves containers a soft limit of 1024 per process)."
   type        = number
-  default     = 1000
+  default     = 2000
 
   validation {
     condition     = var.gunicorn_worker_connections >= 1 && var.gunicorn_worker_connections <= 100000 && floor(var.gunicorn_worker_connections) == var.gunicorn_worker_connections

@@ -187,8 +187,11 @@ def service_gunicorn_defaults() -> dict[str, str]:
 
 def pod_gunicorn_defaults() -> dict[str, str]:
     """The service's defaults as the chart sets them for its default 1-CPU limit: the same, except one worker
-    per CPU of the limit (a gevent worker uses at most one CPU) where the service's 2 are for a 2-core host."""
-    return {**service_gunicorn_defaults(), "WEB_CONCURRENCY": "1"}
+    per CPU of the limit (a gevent worker uses at most one CPU) where the service's 2 are for a 2-core host,
+    and that worker holds as many connections as the service's workers together."""
+    service = service_gunicorn_defaults()
+    connections = int(service["WEB_CONCURRENCY"]) * int(service["GUNICORN_WORKER_CONNECTIONS"])
+    return {**service, "WEB_CONCURRENCY": "1", "GUNICORN_WORKER_CONNECTIONS": str(connections)}
 
 
 def merged(base: dict, override: dict) -> dict:

@@ -183,7 +183,7 @@ def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform
     env = rendering.env_of(manifests)
     assert "S3_ENDPOINT_URL" not in env and "AWS_ACCESS_KEY_ID" not in env
     assert env["AWS_REGION"] == "eu-west-1" and env["FEATURE_FLAGS"] == "none"
-    assert env["GUNICORN_WORKER_CLASS"] == "gevent" and env["GUNICORN_WORKER_CONNECTIONS"] == "1000"
+    assert env["GUNICORN_WORKER_CLASS"] == "gevent" and env["GUNICORN_WORKER_CONNECTIONS"] == "2000"
     assert env["GUNICORN_KEEPALIVE"] == "65" and env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/16,fd00:ec2::/56"
     assert outputs["url"] == "https://mirror.example.com"
     assert outputs["curl_commands"][0] == "curl https://mirror.example.com/api/health"
