@@ -21,13 +21,19 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 export CHECKOV_BIN := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
+# The Go-built tools (helm, terraform-docs, tflint; harness/tools.py, pinned in tools/*/go.mod) live in a
+# cache outside the clone; .cache/tools-bin links to them, first on PATH for every target and test.
+TOOLS_BIN    := $(CURDIR)/.cache/tools-bin
+export PATH  := $(TOOLS_BIN):$(PATH)
+export TFLINT_PLUGIN_DIR := $(shell $(PYTHON) -m harness.tools plugin-dir)
+GO_TOOLS      = $(PYTHON) -m harness.tools build
 
 .PHONY: help sandbox test e2e bench docs fmt lint tools clean
-.PHONY: image-push lint-python lint-terraform lint-docker lint-yaml lint-shell plan apply release changelog
+.PHONY: image-push lint-python lint-terraform lint-tflint lint-docker lint-yaml lint-shell plan apply release changelog
 .PHONY: minikube-start minikube-deploy minikube-url minikube-logs minikube-destroy
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: app/requirements.txt requirements/dev.txt requirements/pipeline.txt pyproject.toml app/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11 or newer")'
@@ -42,7 +48,8 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --requirement requirements/checkov.txt
 	@touch $@
 
-tools: ## create both virtual environments (in parallel: each takes about a minute on first use)
+tools: ## build the Go tools into the cache outside the clone (README: cold figures), then both virtual environments
+	@$(GO_TOOLS)
 	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
 sandbox: $(VENV)/.installed ## run the service locally against an S3 emulator (PORT, SANDBOX_S3_PORT, UPLOAD_TOKEN)
@@ -69,8 +76,9 @@ image: ## build app/Dockerfile with docker or podman (BASE_IMAGE, IMAGE, APP_VER
 validate: $(VENV)/.installed ## terraform init + validate of every root, example and module (offline: helm stand-in)
 	$(PY) -m harness.validate
 
-docs: $(VENV)/.installed ## regenerate the inputs/outputs tables in module READMEs and the chart's parameter table
-	$(PY) -m harness.tfdocs --write
+docs: $(VENV)/.installed ## regenerate the inputs/outputs tables (terraform-docs) and the chart's parameter table
+	@$(GO_TOOLS) terraform-docs
+	$(PY) -m harness.terraform_docs --write
 	$(PY) -m harness.chart_readme --write
 
 fmt: ## format all Terraform
@@ -80,13 +88,19 @@ fmt: ## format all Terraform
 SHELL_SCRIPTS := $(shell git ls-files -- .ci/run '*.sh' 2>/dev/null)
 DOCKERFILES   := $(shell git ls-files -- '*Dockerfile' 2>/dev/null)
 
-lint: lint-python lint-terraform lint-docker lint-yaml lint-shell ## ruff, terraform fmt -check, hadolint, yamllint, shellcheck
+lint: lint-python lint-terraform lint-tflint lint-docker lint-yaml lint-shell ## ruff, terraform fmt -check, tflint, hadolint, yamllint, shellcheck
 
 lint-python: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 lint-terraform:
 	terraform fmt -check -recursive -diff
+
+# Every directory holding Terraform under modules/ and envs/ (modules, roots, examples; the tests' partial
+# fixtures are not modules), with the terraform and AWS rulesets (.tflint.hcl).
+lint-tflint:
+	@$(GO_TOOLS) tflint tflint-ruleset-aws >/dev/null
+	@for tree in modules envs; do echo "tflint --recursive $$tree/"; (cd $$tree && tflint --recursive --config "$(CURDIR)/.tflint.hcl" --format compact) || exit 1; done
 
 lint-docker: $(VENV)/.installed
 	$(VENV)/bin/hadolint $(DOCKERFILES)

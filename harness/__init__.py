@@ -2,5 +2,5 @@
 
 Each module has one job: processes (start, wait for and stop local servers), terraform (find the
 provider mirror and run Terraform the same way everywhere), sandbox (the `make sandbox` main job),
-tfdocs (terraform-docs compatible README tables).
+terraform_docs (the README tables, by terraform-docs), tools (the Go-built tools).
 """

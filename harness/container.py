@@ -251,13 +251,9 @@ def _quantity_bytes(value: str) -> str:
 
 
 def render_chart(values: dict) -> list[dict]:
-    import helm_python
-    import yaml
+    from harness import helm
 
-    helm_python.disable_logging()
-    rendered = helm_python.Chart.load(CHART_DIR).render(values=values, name="mirror", namespace="mirror")
-    return [doc for path, text in sorted(rendered.items()) if not path.endswith("NOTES.txt")
-            for doc in yaml.safe_load_all(text) if doc]
+    return helm.render(values, name="mirror", namespace="mirror", chart=CHART_DIR).manifests()
 
 
 def chart_pod(values: dict) -> Pod:

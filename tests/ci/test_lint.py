@@ -18,6 +18,10 @@ FINDINGS = {
     # piece: (file, content appended, what the linter reports)
     "lint-python": ("harness/lint_probe.py", "import os\n", "F401"),
     "lint-terraform": ("envs/sandbox/lint_probe.tf", 'variable "probe" {\ntype=string\n}\n', "lint_probe.tf"),
+    # The AWS ruleset (a plugin built from tools/tflint-ruleset-aws) knows EC2's instance types.
+    "lint-tflint": ("modules/s3-staging/lint_probe.tf",
+                    'resource "aws_instance" "probe" {\n  ami           = "ami-12345678"\n  instance_type = "t9.nano"\n}\n',
+                    "aws_instance_invalid_type"),
     "lint-docker": ("app/Dockerfile", "RUN cd /tmp && echo probe\n", "DL3003"),
     "lint-yaml": ("lint-probe.yaml", "key: 1\nkey: 2\n", "key-duplicates"),
     "lint-shell": (".ci/lint-probe.sh", "#!/bin/sh\necho $1\n", "SC2086"),
@@ -66,7 +70,7 @@ def _pre_commit(repo, tmp_path) -> subprocess.CompletedProcess:
 def test_pre_commit_hooks_run_the_lint_pieces(repo_with_findings, tmp_path):
     result = _pre_commit(repo_with_findings, tmp_path)
     assert result.returncode != 0
-    for hook in ("ruff", "terraform fmt", "hadolint", "yamllint", "shellcheck"):
+    for hook in ("ruff", "terraform fmt", "tflint", "hadolint", "yamllint", "shellcheck"):
         assert any(hook in line and "Failed" in line for line in result.stdout.splitlines()), result.stdout
 
 

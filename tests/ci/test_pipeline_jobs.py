@@ -25,7 +25,7 @@ import boto3
 import pytest
 from cryptography.fernet import Fernet
 
-from harness import ci_local, processes, terraform
+from harness import ci_local, processes, terraform, tools
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +64,10 @@ def pipeline(tmp_path_factory, emulator):
     (repo / "envs/sandbox/ci_secret_probe.tf").write_text(PROBE)
     commit = ci_local.commit(repo, "test wiring: a sensitive sandbox input")
     run = ci_local.run(repo, "--force-shell-executor", "lint", "validate", "plan:sandbox", variables={
+        # The lint job's own cache of the Go-built tools starts empty in a fresh copy; here it reuses the
+        # machine's (the build itself is tested in tests/harness/test_tools.py).
+        "MIRROR_KIT_TOOLS_DIR": str(tools.cache_root()),
+        **{name: _go_env(name) for name in ("GOMODCACHE", "GOCACHE")},
         "TF_CLI_CONFIG_FILE": str(terraform.cli_config_file()),
         "TF_VAR_upload_token": SECRET,
         "PLAN_ENCRYPTION_KEY": KEY,
@@ -71,6 +75,10 @@ def pipeline(tmp_path_factory, emulator):
         "TF_VAR_bucket_name": BUCKET,
     })
     return run, commit
+
+
+def _go_env(name: str) -> str:
+    return subprocess.run(["go", "env", name], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _kept(run: ci_local.JobRun) -> Path:

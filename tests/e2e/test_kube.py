@@ -17,13 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
-import helm_python
 import pytest
 import requests
 import yaml
 from kubernetes import client
 
-from harness import kube, processes
+from harness import helm, kube, processes
 from tests.e2e.kube_api_standin import KubeApiStandin
 
 CHART_DIR = processes.REPO_ROOT / "modules" / "kubernetes-app" / "chart"
@@ -35,8 +34,7 @@ VALUES = {"s3": {"bucket": "mirror-uploads-e2e", "endpointUrl": "http://s3.examp
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, dict]:
     """kind (and "hook" for the test Pod) → manifest, from the real chart."""
-    helm_python.disable_logging()
-    out = helm_python.Chart.load(CHART_DIR).render(values=VALUES, name=RELEASE, namespace=NAMESPACE)
+    out = helm.render(VALUES, name=RELEASE, namespace=NAMESPACE, chart=CHART_DIR).templates
     manifests = {"hook-text": out["mirror-service/templates/tests/test-connection.yaml"]}
     for path, text in out.items():
         for doc in yaml.safe_load_all(text) if path.endswith(".yaml") else []:

@@ -1,5 +1,5 @@
-"""The chart rendered and validated offline, for the tests beside this file: the real Helm engine
-(helm-python-sdk), Kubernetes' own schemas (kubernetes-validate), and the restricted-profile rules
+"""The chart rendered and validated offline, for the tests beside this file: the real Helm CLI
+(harness/helm.py, built by `make tools`), Kubernetes' own schemas (kubernetes-validate), and the restricted-profile rules
 asserted field by field. Functions only (no fixtures): each test calls what it needs, top to bottom."""
 
 from __future__ import annotations
@@ -8,16 +8,13 @@ import functools
 import json
 from pathlib import Path
 
-import helm_python
 import jsonschema
 import kubernetes_validate
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
+from harness import helm
 from harness.processes import REPO_ROOT
-
-# Helm's lint mode logs each `fail` it skips to stderr; the tests read results, not logs.
-helm_python.disable_logging()
 
 MODULE_DIR = REPO_ROOT / "modules" / "kubernetes-app"
 CHART_DIR = MODULE_DIR / "chart"
@@ -37,11 +34,6 @@ CRD_SCHEMAS = {
 
 
 @functools.cache
-def chart() -> helm_python.Chart:
-    return helm_python.Chart.load(CHART_DIR)
-
-
-@functools.cache
 def ci_value_sets() -> dict[str, dict]:
     """`ci/<name>-values.yaml` → values: the combinations chart-testing would install."""
     return {path.name.removesuffix("-values.yaml"): yaml.safe_load(path.read_text())
@@ -54,19 +46,17 @@ def rendered_ci_sets() -> dict[str, tuple[dict, ...]]:
     return {name: tuple(render(values)) for name, values in ci_value_sets().items()}
 
 
-def render_templates(values: dict | None, *, name: str = RELEASE, namespace: str = NAMESPACE) -> dict[str, str]:
-    """Template path → rendered text, exactly as the Helm engine returns it (NOTES.txt and empty files included)."""
-    return chart().render(values=values or {}, name=name, namespace=namespace)
+def render_templates(values: dict | None, *, set_string: dict[str, str] | None = None, name: str = RELEASE,
+                     namespace: str = NAMESPACE) -> dict[str, str]:
+    """Template path → rendered text, as `helm install` would create it (test hooks and NOTES.txt included)."""
+    return helm.render(values, set_string=set_string, name=name, namespace=namespace, chart=CHART_DIR).templates
 
 
-def render(values: dict | None, *, name: str = RELEASE, namespace: str = NAMESPACE) -> list[dict]:
-    """The manifests Helm would apply: NOTES.txt and empty documents dropped, as `helm template` does."""
-    manifests = []
-    for path, text in sorted(render_templates(values, name=name, namespace=namespace).items()):
-        if path.endswith("NOTES.txt"):
-            continue
-        manifests += [doc for doc in yaml.safe_load_all(text) if doc]
-    return manifests
+def render(values: dict | None, *, set_string: dict[str, str] | None = None, name: str = RELEASE,
+           namespace: str = NAMESPACE) -> list[dict]:
+    """The manifests Helm would apply (test hooks included), in template path order; `set_string` as
+    Helm's `--set-string` (what the helm provider's set_sensitive entries become)."""
+    return helm.render(values, set_string=set_string, name=name, namespace=namespace, chart=CHART_DIR).manifests()
 
 
 def only(manifests: list[dict], kind: str, *, hook: bool | None = None) -> dict:

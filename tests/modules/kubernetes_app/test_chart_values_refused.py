@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import re
 
-import helm_python
 import pytest
 import yaml
 
+from harness import helm
 from tests.modules.kubernetes_app import rendering
 
 MINIMAL = rendering.ci_value_sets()["minimal"]
@@ -120,7 +120,7 @@ TEMPLATE_REFUSALS = [
 
 @pytest.mark.parametrize(("why", "base", "override", "message"), SCHEMA_REFUSALS, ids=[c[0] for c in SCHEMA_REFUSALS])
 def test_schema_refuses(why, base, override, message):
-    with pytest.raises(helm_python.HelmValuesError) as refused:
+    with pytest.raises(helm.HelmValuesError) as refused:
         rendering.render(rendering.merged(base, override))
     assert message in str(refused.value), str(refused.value)
 
@@ -128,21 +128,22 @@ def test_schema_refuses(why, base, override, message):
 @pytest.mark.parametrize(("why", "base", "override", "message"), TEMPLATE_REFUSALS,
                          ids=[c[0] for c in TEMPLATE_REFUSALS])
 def test_templates_refuse(why, base, override, message):
-    with pytest.raises(helm_python.HelmRenderError) as refused:
+    with pytest.raises(helm.HelmRenderError) as refused:
         rendering.render(rendering.merged(base, override))
     assert message in str(refused.value), str(refused.value)
 
 
-def test_lint_reports_schema_violations_but_not_template_rules():
-    """Helm's lint mode turns `fail` into a log line (measured with the Helm 4.2 SDK), so cross-value rules are
-    enforced at render/install time and, for Terraform users, by the module's variable validations at plan time.
-    Schema violations do fail lint (the helm provider's `lint = true` fails the plan on them)."""
-    schema_violation = helm_python.lint(rendering.CHART_DIR, values=rendering.merged(MINIMAL, {"replicaCount": 0}),
-                                        strict=True, kube_version="v1.33.0")
-    assert any("at '/replicaCount': minimum" in error for error in schema_violation["errors"]), schema_violation
+def test_lint_reports_schema_violations_and_template_rules():
+    """`helm lint` fails on a schema violation and on a template's `fail` (the helm provider's `lint = true`
+    fails the plan on both), each with the chart's own message."""
+    schema_violation = helm.lint(rendering.merged(MINIMAL, {"replicaCount": 0}), strict=True, kube_version="v1.33.0")
+    assert not schema_violation.ok
+    assert any("/replicaCount" in error and "minimum" in error for error in schema_violation.errors), \
+        schema_violation.output
     without_token = rendering.merged(PROD, {"secrets": {"existingSecret": ""}})
-    template_rule = helm_python.lint(rendering.CHART_DIR, values=without_token, strict=True, kube_version="v1.33.0")
-    assert template_rule["errors"] == [], "lint now evaluates `fail`: make the plan-time claims in the README stronger"
+    template_rule = helm.lint(without_token, strict=True, kube_version="v1.33.0")
+    assert not template_rule.ok
+    assert any("secrets.uploadToken" in error for error in template_rule.errors), template_rule.output
 
 
 def test_refusals_never_echo_a_secret():
@@ -150,7 +151,7 @@ def test_refusals_never_echo_a_secret():
                "awsAccessKeyId": "AKIAEXAMPLEKEY", "awsSecretAccessKey": "s3cr3t-key-value",
                "registryServer": "", "registryUsername": "", "registryPassword": "registry-t0ken-value"}
     values = rendering.merged(PROD, {"secrets": secrets})
-    with pytest.raises(helm_python.HelmRenderError) as refused:
+    with pytest.raises(helm.HelmRenderError) as refused:
         rendering.render(values)
     assert "go together" in str(refused.value), "the half-set registry credential is among the refusals"
     for secret in (TOKEN, "AKIAEXAMPLEKEY", "s3cr3t-key-value", "registry-t0ken-value"):

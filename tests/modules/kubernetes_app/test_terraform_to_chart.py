@@ -1,5 +1,5 @@
 """Terraform → chart: what modules/kubernetes-app hands to Helm, computed by real Terraform and rendered by the
-real Helm engine.
+real Helm CLI.
 
 The module keeps everything helm_release receives in provider-free files: variables.tf (every input, once),
 values.tf (`local.values_yaml`) and secrets.tf (`local.secret_values`, the set_sensitive entries). Each test
@@ -16,7 +16,6 @@ import json
 import shutil
 from pathlib import Path
 
-import helm_python
 import pytest
 import tftest
 import yaml
@@ -111,13 +110,11 @@ def _tf_var(value) -> str:
     return value
 
 
-def helm_values(outputs) -> dict:
-    """What helm_release merges: the values document, then each set_sensitive entry as Helm's `--set-string`."""
-    values = yaml.safe_load(outputs["values_yaml"])
-    for entry in outputs["secret_values"]:
-        assert entry["type"] == "string", entry["name"]
-        values = rendering.merged(values, helm_python.parse_set_string_values(f"{entry['name']}={entry['value']}"))
-    return values
+def helm_inputs(outputs) -> dict:
+    """What helm_release hands Helm: the values document, and each set_sensitive entry as `--set-string`."""
+    assert all(entry["type"] == "string" for entry in outputs["secret_values"]), outputs["secret_values"]
+    return {"values": yaml.safe_load(outputs["values_yaml"]),
+            "set_string": {entry["name"]: entry["value"] for entry in outputs["secret_values"]}}
 
 
 def _assert_valid_and_restricted(manifests: list[dict]) -> None:
@@ -133,7 +130,7 @@ def test_local_inputs_render_a_release_that_reaches_the_emulator(terraform_copy,
     tf.apply()
     outputs = tf.output()
 
-    manifests = rendering.render(helm_values(outputs))
+    manifests = rendering.render(**helm_inputs(outputs))
 
     _assert_valid_and_restricted(manifests)
     deployment = rendering.only(manifests, "Deployment")
@@ -163,7 +160,7 @@ def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform
     tf.apply()
     outputs = tf.output()
 
-    manifests = rendering.render(helm_values(outputs))
+    manifests = rendering.render(**helm_inputs(outputs))
 
     _assert_valid_and_restricted(manifests)
     deployment = rendering.only(manifests, "Deployment")
@@ -224,7 +221,7 @@ def test_url_is_https_only_where_tls_is_configured(terraform_copy, tmp_path, ing
     tf.apply()
     outputs = tf.output()
 
-    notes = rendering.render_templates(helm_values(outputs))["mirror-service/templates/NOTES.txt"]
+    notes = rendering.render_templates(**helm_inputs(outputs))["mirror-service/templates/NOTES.txt"]
 
     assert outputs["url"] == url
     assert outputs["curl_commands"][0] == f"curl {url}/api/health"
@@ -239,7 +236,7 @@ def test_registry_credentials_reach_only_the_pull_secret(terraform_copy, tmp_pat
     terraform_text = tf.plan() + tf.apply()
     outputs = tf.output()
 
-    manifests = rendering.render(helm_values(outputs))
+    manifests = rendering.render(**helm_inputs(outputs))
 
     pull_secrets = [m for m in rendering.of_kind(manifests, "Secret") if m["type"] == "kubernetes.io/dockerconfigjson"]
     assert len(pull_secrets) == 1
@@ -259,7 +256,7 @@ def test_no_secret_in_values_plan_outputs_or_configmaps(terraform_copy, tmp_path
     terraform_text = plan_text + tf.apply() + tf.output(json_format=False)
     outputs = tf.output()
 
-    manifests = rendering.render(helm_values(outputs))
+    manifests = rendering.render(**helm_inputs(outputs))
 
     configmaps = rendering.dump_all(rendering.of_kind(manifests, "ConfigMap"))
     for secret in SECRETS:
@@ -293,8 +290,13 @@ def test_a_chart_edit_changes_the_values(terraform_copy, tmp_path):
 @pytest.mark.parametrize("token", [UPLOAD_TOKEN, "A" * 16, "abc.DEF_ghi~jkl+mno/pqr=stu-vwx", "0123456789" * 51 + "ab",
                                    "=/+-_.~0123456789abcdef"])
 def test_allowed_secret_alphabet_passes_helm_set_string_unchanged(token):
-    """The variables' token alphabet survives Helm's `--set-string` parser byte for byte."""
-    assert helm_python.parse_set_string_values(f"secrets.uploadToken={token}") == {"secrets": {"uploadToken": token}}
+    """The variables' token alphabet survives Helm's `--set-string` parser byte for byte, into the Secret."""
+    minimal = rendering.ci_value_sets()["minimal"]
+    values = rendering.merged(minimal, {"secrets": {"existingSecret": "", "uploadToken": ""}})
+    secret = next(m for m in rendering.render(values, set_string={"secrets.uploadToken": token})
+                  if m["kind"] == "Secret" and "UPLOAD_TOKEN" in {**m.get("data", {}), **m.get("stringData", {})})
+    stored = secret.get("stringData", {}).get("UPLOAD_TOKEN") or base64.b64decode(secret["data"]["UPLOAD_TOKEN"]).decode()
+    assert stored == token
 
 
 REFUSALS = [

@@ -1,13 +1,16 @@
 output "release_name" {
-  value = module.app.release_name
+  description = "Name of the Helm release."
+  value       = module.app.release_name
 }
 
 output "namespace" {
-  value = module.app.namespace
+  description = "Namespace the release runs in."
+  value       = module.app.namespace
 }
 
 output "service_name" {
-  value = module.app.service_name
+  description = "Name of the service's Kubernetes Service (the port_forward target)."
+  value       = module.app.service_name
 }
 
 output "port_forward" {
