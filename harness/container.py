@@ -11,7 +11,7 @@
   corporate proxy's) are copied into it and `update-ca-certificates` is run, so pip inside the build trusts the
   proxy. The tag carries a hash of the recipe and of those certificates: later runs reuse it, a changed
   certificate builds a new one. Certificates go into the cached image only, never into the repository.
-- The pod: `chart_pod()` renders the chart with the real Helm engine and reads the Deployment's container back
+- The pod: `chart_pod()` renders the chart with the real Helm CLI and reads the Deployment's container back
   (user, read-only root, dropped capabilities, no privilege escalation, emptyDir mounts, environment from the
   ConfigMap and Secret, resource limits, grace period), and `run_arguments()` turns that into engine flags, so
   the tests and the benchmark cannot drift from the chart.

@@ -77,8 +77,8 @@ class Tool:
 
 # Flags a release build stamps that `go build` does not: each program's own version string.
 LDFLAGS = {
-    "helm": ("-X helm.sh/helm/v3/internal/version.version={version}",
-             "-X helm.sh/helm/v3/internal/version.gitTreeState=clean"),
+    "helm": ("-X helm.sh/helm/v4/internal/version.version={version}",
+             "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"),
 }
 
 

@@ -55,7 +55,7 @@ def pod_bucket(aws_client) -> str:
 
 @pytest.fixture(scope="session")
 def pod(moto, pod_bucket) -> container.Pod:
-    """The chart's Deployment, rendered by the real Helm engine for this emulator and bucket."""
+    """The chart's Deployment, rendered by the real Helm CLI for this emulator and bucket."""
     return container.chart_pod({
         "s3": {"bucket": pod_bucket, "endpointUrl": moto.url},
         "secrets": {"uploadToken": UPLOAD_TOKEN, "awsAccessKeyId": EMULATOR_KEY_ID,

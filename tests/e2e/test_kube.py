@@ -1,6 +1,6 @@
 """harness/kube.py against a Kubernetes API test server (tests/e2e/kube_api_standin.py says what it is).
 
-The objects are the chart's own, rendered by the real Helm engine (Deployment, Service, the test hook
+The objects are the chart's own, rendered by the real Helm CLI (Deployment, Service, the test hook
 Pod); the release Secret is written the way Helm stores it; the pod behind the port-forward is the real
 service under gunicorn. The rollout controller is played by the test: it writes Deployment status as
 the controller would, step by step.
