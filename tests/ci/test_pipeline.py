@@ -10,8 +10,10 @@ and no static cloud key is ever needed. tests/ci/test_pipeline_jobs.py runs the 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +28,11 @@ pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_FILE = REPO_ROOT / ".gitlab-ci.yml"
+README = REPO_ROOT / "README.md"
 KEYWORDS = {"workflow", "stages", "variables", "default", "include"}
+# The keywords `default:` can set (https://docs.gitlab.com/ci/yaml/#default).
+DEFAULT_KEYWORDS = {"after_script", "artifacts", "before_script", "cache", "hooks", "id_tokens", "image",
+                    "interruptible", "retry", "services", "tags"}
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -42,9 +48,18 @@ def pipeline() -> dict:
     return yaml.safe_load(PIPELINE_FILE.read_text())
 
 
+def _with_defaults(job: dict, default: dict) -> dict:
+    """GitLab's `default:`: each keyword is copied to a job that does not define it (after `extends`), never
+    merged into one that does, and only where `inherit:default` lets it (https://docs.gitlab.com/ci/yaml/#default,
+    https://docs.gitlab.com/ci/yaml/#inheritdefault)."""
+    inherit = job.get("inherit", {}).get("default", True)
+    inherited = DEFAULT_KEYWORDS if inherit is True else set(inherit) if isinstance(inherit, list) else set()
+    return {**{key: value for key, value in default.items() if key in inherited}, **job}
+
+
 @pytest.fixture(scope="module")
 def jobs(pipeline) -> dict[str, dict]:
-    """Visible jobs with `extends` resolved."""
+    """Visible jobs as GitLab runs them: `extends` resolved, then `default:` applied."""
 
     def resolve(name: str) -> dict:
         job = pipeline[name]
@@ -54,7 +69,9 @@ def jobs(pipeline) -> dict[str, dict]:
             resolved = _merge(resolved, resolve(parent))
         return _merge(resolved, {k: v for k, v in job.items() if k != "extends"})
 
-    return {name: resolve(name) for name in pipeline if name not in KEYWORDS and not name.startswith(".")}
+    default = pipeline.get("default", {})
+    return {name: _with_defaults(resolve(name), default) for name in pipeline
+            if name not in KEYWORDS and not name.startswith(".")}
 
 
 def _needs(job: dict) -> list[str]:
@@ -133,6 +150,10 @@ def test_gitlab_ci_local_preview_expands_the_templates(clean_repo):
     assert plan_aws["script"] == ["make plan ENV=aws"]
     assert plan_aws["artifacts"]["reports"]["terraform"] == "$TF_ROOT/plan.json"
     assert plan_aws["resource_group"] == expanded["apply:aws"]["resource_group"] == "aws"
+    # The lock holders' `interruptible: false` survives `extends` as gitlab-ci-local expands it. Its preview
+    # copies `default:`'s image, cache and before_script into jobs but not `interruptible` (nor `retry`),
+    # so what `default:` does to the other jobs is checked on the `jobs` fixture, which resolves it as GitLab does.
+    assert plan_aws["interruptible"] is False and expanded["apply:aws"]["interruptible"] is False
 
 
 def test_apply_runs_only_a_reviewed_plan_after_lint_validate_and_tests(jobs):
@@ -149,6 +170,65 @@ def test_apply_runs_only_a_reviewed_plan_after_lint_validate_and_tests(jobs):
         assert job["script"] == [f"make apply ENV={name.split(':')[1]}"]
         assert job["resource_group"] == jobs[plan_job]["resource_group"], "plan and apply must serialise on one state"
         assert job["environment"]["action"] == "start" and jobs[plan_job]["environment"]["action"] == "prepare"
+
+
+def test_jobs_holding_a_state_lock_are_never_interrupted(pipeline, jobs):
+    """`auto_cancel: on_new_commit: interruptible` cancels a running job that is interruptible
+    (https://docs.gitlab.com/ci/yaml/#workflowauto_cancelon_new_commit, https://docs.gitlab.com/ci/yaml/#interruptible),
+    and `default:` makes every job interruptible unless it says otherwise. Terraform killed mid-plan or
+    mid-apply leaves the S3 state lock held (and an apply half done): every job that runs Terraform
+    against a shared state holds its `resource_group`, and none of those may be interruptible, as GitLab
+    resolves them (`extends`, then `default:`; the `jobs` fixture)."""
+    assert pipeline["workflow"]["auto_cancel"]["on_new_commit"] == "interruptible"
+    assert pipeline["default"]["interruptible"] is True, "the other jobs stay cancellable"
+    shared_state = {name for name, job in jobs.items()
+                    if any(re.match(r"make (plan|apply) ENV=(?!sandbox\b)", line) for line in job["script"])}
+    assert shared_state == {"plan:aws", "apply:aws"}
+    lock_holders = {name for name, job in jobs.items() if "resource_group" in job}
+    assert shared_state <= lock_holders, "a job planning or applying a shared state holds no resource_group"
+    interrupted = sorted(name for name in lock_holders if jobs[name].get("interruptible", False) is not False)
+    assert not interrupted, f"{interrupted} hold the state lock but a new commit can cancel them"
+
+
+def _readme_variables() -> dict[str, dict[str, str]]:
+    """README's CI/CD variables table (section "The GitLab pipeline"): variable -> {column: cell}."""
+    section = README.read_text().split("## The GitLab pipeline", 1)[1].split("\n## ", 1)[0]
+    table = section[section.index("\n| variable |") + 1:].split("\n\n", 1)[0].splitlines()
+    header, _, *rows = ([cell.strip() for cell in line.strip().strip("|").split("|")] for line in table)
+    return {name.strip("`"): dict(zip(header, row, strict=True)) for row in rows for name in row[0].split(", ")}
+
+
+def _environment_name(job: dict) -> str | None:
+    environment = job.get("environment")
+    return environment.get("name") if isinstance(environment, dict) else environment
+
+
+def _reached_by(scope: str, jobs: dict[str, dict]) -> set[str]:
+    """The jobs a project variable with this environment scope reaches: `*` (the default) every job, with
+    an environment or not; any other scope the jobs whose `environment:name` matches it (`*` a wildcard)."""
+    if scope == "*":
+        return set(jobs)
+    return {name for name, job in jobs.items()
+            if _environment_name(job) is not None and fnmatch.fnmatchcase(_environment_name(job), scope)}
+
+
+def test_the_plan_key_and_deploy_secrets_reach_only_plan_and_apply(pipeline, jobs):
+    """A protected variable alone reaches every job of a protected branch (lint, test, build run code
+    from the repository); scoped to an environment it reaches only the jobs whose `environment:name`
+    matches the scope (https://docs.gitlab.com/ci/environments/#limit-the-environment-scope-of-a-cicd-variable).
+    `action: prepare` gives plan:aws the environment's variables without recording a deployment
+    (https://docs.gitlab.com/ci/environments/#access-an-environment-for-preparation-or-verification-purposes).
+    The README's table says which scope; the pipeline must give exactly plan:aws and apply:aws that
+    environment, and pass none of those secrets itself."""
+    table = _readme_variables()
+    for secret in ("PLAN_ENCRYPTION_KEY", "TF_VAR_upload_token", "TF_VAR_image_pull_credentials"):
+        assert table[secret]["protected"].startswith("yes"), f"{secret} must be protected"
+        scope = table[secret]["environment scope"].strip("`")
+        reached = _reached_by(scope, jobs)
+        assert reached == {"plan:aws", "apply:aws"}, f"{secret} scoped to {scope!r} reaches {sorted(reached)}"
+        assert secret not in pipeline.get("variables", {}), f"the file gives every job {secret}"
+        assert all(secret not in job.get("variables", {}) for job in jobs.values()), f"the file sets {secret}"
+    assert jobs["plan:aws"]["environment"]["action"] == "prepare", "a plan is not a deployment"
 
 
 def test_every_job_is_a_makefile_target_or_a_checked_in_script(jobs):
