@@ -28,7 +28,7 @@ locals {
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:Server access logs would need a log bucket per staging bucket; object-level access is audited with CloudTrail S3 data events at account level.
   #checkov:skip=CKV_AWS_144:Cross-region replication is the account's disaster-recovery decision, not this module's: staged objects expire within days, and a state bucket (envs/bootstrap) keeps its history as versions.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes this bucket's events: neither the service (it reads nothing back) nor Terraform state needs them.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes this bucket's events: the service reads back only what it wrote itself (an Idempotency-Key replay), and Terraform state needs none.
   #checkov:skip=CKV_AWS_145:Encryption is always on: SSE-S3 by default and SSE-KMS with a bucket key when kms_key_arn is given (see aws_s3_bucket_server_side_encryption_configuration).
   bucket        = var.bucket_name
   force_destroy = var.force_destroy

@@ -33,7 +33,7 @@ variable "bucket_name" {
 }
 
 variable "object_prefix" {
-  description = "Key prefix the service writes staged objects under; must equal the service's S3_PREFIX. The service policy grants s3:PutObject on this prefix only and the expiration rule applies to it."
+  description = "Key prefix the service writes staged objects under; must equal the service's S3_PREFIX. The service policy grants s3:PutObject and s3:GetObject on this prefix only and the expiration rule applies to it."
   type        = string
   default     = "uploads/"
 

@@ -9,11 +9,14 @@ with the rest of the suite.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 import pytest
 
 from harness.paths import REPO_ROOT
+
+MODULE_DIR = REPO_ROOT / "modules" / "s3-staging"
 
 pytestmark = pytest.mark.slow
 
@@ -100,6 +103,11 @@ def test_complete_example_applies_kms_lifecycle_rules_and_a_pod_identity_and_irs
     assert sorted(key_use["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
     assert key_use["Resource"] == outputs["kms_key_arn"]
     assert key_use["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    # The module README's "What the service gets" table names exactly the actions the policy grants.
+    granted = {action for statement in service.values() for action in
+               ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
+    assert readme_service_actions() == granted
+
 
     assert_idempotent(tf)
 
@@ -108,3 +116,11 @@ def test_complete_example_applies_kms_lifecycle_rules_and_a_pod_identity_and_irs
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_role(RoleName=role_name)
     assert kms.describe_key(KeyId=outputs["kms_key_arn"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
+def readme_service_actions() -> set[str]:
+    """The IAM actions modules/s3-staging/README.md lists in its "What the service gets" table."""
+    readme = (MODULE_DIR / "README.md").read_text()
+    table = readme.split("What the service gets", 1)[1].split("\n\n", 2)[1]
+    statements = [row.split("|")[1].split(" on ")[0] for row in table.splitlines()[2:]]
+    return {action for statement in statements for action in re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", statement)}
