@@ -5,7 +5,7 @@ machine with GitLab's semantics (`--force-shell-executor`); the tests assert the
 artifacts they leave. Then the apply job's own command (`make apply ENV=sandbox`) is run against that
 plan: it refuses a plan made from another commit or altered, and applies exactly the reviewed plan.
 
-Secrets: the copy gets a sensitive input the sandbox does not have (`ci_secret_probe.tf`, test wiring
+Secrets: the copy gets a sensitive input the sandbox does not have (`PROBE`, appended to its variables.tf, test wiring
 only) set to a known value through TF_VAR_upload_token, the way GitLab passes a masked variable. The
 value must appear in no file the jobs keep, in none of their output, and in no file left in the copy;
 the test also proves it was really in the plan (inside the encrypted plan file), so the check can fail.
@@ -32,18 +32,24 @@ pytestmark = pytest.mark.slow
 SECRET = f"upload-token-{secrets.token_hex(12)}"
 KEY = Fernet.generate_key().decode()
 BUCKET = f"ci-plan-{secrets.token_hex(4)}"
-PROBE = """\
-# Test wiring only (tests/ci): a sensitive input, passed as TF_VAR_upload_token like a masked CI variable.
+# Test wiring only (tests/ci): a sensitive input, passed as TF_VAR_upload_token like a masked CI variable,
+# appended where tflint's standard module structure wants a root's variables and outputs (the lint job runs it).
+PROBE = {
+    "envs/sandbox/variables.tf": """
 variable "upload_token" {
-  type      = string
-  sensitive = true
+  description = "Test wiring only (tests/ci): a sensitive input."
+  type        = string
+  sensitive   = true
 }
-
+""",
+    "envs/sandbox/outputs.tf": """
 output "upload_token_probe" {
-  value     = var.upload_token
-  sensitive = true
+  description = "Test wiring only (tests/ci): the sensitive input, as an output."
+  value       = var.upload_token
+  sensitive   = true
 }
-"""
+""",
+}
 KEPT = ("plan.cache.enc", "plan.meta.json", "plan.txt", ".terraform.lock.hcl")
 
 
@@ -61,7 +67,9 @@ def pipeline(tmp_path_factory, emulator):
     if missing and os.environ.get("CI") != "true":
         pytest.skip(f"gitlab-ci-local needs {', '.join(missing)}")
     repo = ci_local.clean_copy(tmp_path_factory.mktemp("ci-jobs") / "repo")
-    (repo / "envs/sandbox/ci_secret_probe.tf").write_text(PROBE)
+    for path, addition in PROBE.items():
+        with (repo / path).open("a") as handle:
+            handle.write(addition)
     commit = ci_local.commit(repo, "test wiring: a sensitive sandbox input")
     run = ci_local.run(repo, "--force-shell-executor", "lint", "validate", "plan:sandbox", variables={
         # The lint job's own cache of the Go-built tools starts empty in a fresh copy; here it reuses the
