@@ -50,6 +50,11 @@ DOCUMENT = processes.APP_DIR / "mirror_service" / DOCUMENT_NAME
 schema = schemathesis.openapi.from_path(DOCUMENT, config=schemathesis.Config.from_dict({
     "auth": {"openapi": {"uploadToken": {"bearer": UPLOAD_TOKEN}}},
     "generation": {"max-examples": EXAMPLES_PER_OPERATION, "mode": "all"},
+    # 502 and 503 are the service's documented answers when S3 refuses or is slow (/api/ready, uploads): on a
+    # busy machine moto sometimes takes longer than the readiness check's budget. They are not server bugs;
+    # a 500 or any other 5xx still fails, and status_code_conformance still fails a 502/503 the document
+    # does not list for that operation.
+    "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "502", "503"]}},
 }))
 
 
