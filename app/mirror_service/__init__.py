@@ -28,6 +28,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     """
     from flask import Flask
 
+    from mirror_service.contract import load_document
     from mirror_service.errors import register_error_handlers
     from mirror_service.lifecycle import Readiness
     from mirror_service.observability import Metrics, RequestTelemetry, configure_logging
@@ -42,6 +43,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     metrics = Metrics()
     app.extensions["mirror_service"] = Services(
         settings=settings, storage=storage, readiness=Readiness(storage.check_bucket), metrics=metrics,
+        api_document=load_document(),
     )
     app.register_blueprint(api)
     register_error_handlers(app)

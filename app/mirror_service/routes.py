@@ -41,6 +41,7 @@ class Services:
     storage: Storage
     readiness: Readiness
     metrics: Metrics
+    api_document: bytes  # the OpenAPI document (contract.py)
 
 
 def services() -> Services:
@@ -119,6 +120,12 @@ def _outcome_unknown(bucket: str | None, key: str, keyed: bool) -> Response:
                           "message": "The storage did not confirm the upload in time; it may still be "
                                      "stored under this key. Check the key before uploading again, or send "
                                      "an Idempotency-Key header to make retries safe."}, 202)
+
+
+@_get("/api/openapi.json")
+def openapi_document() -> Response:
+    """The API's OpenAPI 3.1 document (contract.py), the bytes of the shipped file."""
+    return Response(services().api_document, mimetype="application/json")
 
 
 @_get("/metrics")

@@ -50,5 +50,6 @@ def test_the_service_builds_as_a_wheel_of_its_own(tmp_path):
     (wheel,) = tmp_path.glob("mirror_service-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"mirror_service/{path.name}" for path in (APP_DIR / "mirror_service").glob("*.py")}
+    expected.add("mirror_service/openapi.json")  # package data: the API's contract, served at /api/openapi.json
     assert expected <= names, expected - names
     assert not {name for name in names if name.startswith(("tests/", "harness/"))}
