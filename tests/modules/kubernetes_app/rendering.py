@@ -30,6 +30,8 @@ RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephem
 # kubernetes-validate bundles core Kubernetes schemas only; CRDs we render are checked against a vendored schema.
 CRD_SCHEMAS = {
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): Path(__file__).parent / "schemas" / "httproute-gateway-v1.json",
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): Path(__file__).parent / "schemas" / "servicemonitor-monitoring-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): Path(__file__).parent / "schemas" / "prometheusrule-monitoring-v1.json",
 }
 
 
