@@ -27,6 +27,8 @@ TOOLS_BIN    := $(CURDIR)/.cache/tools-bin
 export PATH  := $(TOOLS_BIN):$(PATH)
 export TFLINT_PLUGIN_DIR := $(shell $(PYTHON) -m harness.tools plugin-dir)
 GO_TOOLS      = $(PYTHON) -m harness.tools build
+# A long step says what it does: a line at its start, one every 10 s, and what it took (harness/steps.py).
+STEP          = $(PYTHON) -m harness.steps
 
 .PHONY: help sandbox test e2e bench docs fmt lint tools clean
 .PHONY: image-push lint-python lint-terraform lint-tflint lint-docker lint-yaml lint-shell plan apply release changelog
@@ -38,14 +40,13 @@ help: ## list the targets
 $(VENV)/.installed: app/requirements.txt requirements/dev.txt requirements/pipeline.txt pyproject.toml app/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11 or newer")'
 	@command -v terraform >/dev/null || { echo "Terraform >= 1.10 is required on PATH: https://developer.hashicorp.com/terraform/install" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --requirement requirements/dev.txt
-	$(PY) -m pip install --quiet --no-deps --editable . --editable app  # the harness and the service, importable everywhere
+	@$(STEP) "$(VENV): Python packages pinned in requirements/dev.txt, the harness and the service (editable)" -- \
+	  bash -c '$(PYTHON) -m venv $(VENV) && $(PY) -m pip install --requirement requirements/dev.txt && $(PY) -m pip install --no-deps --editable . --editable app'
 	@touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --requirement requirements/checkov.txt
+	@$(STEP) "$(CHECKOV_VENV): checkov pinned in requirements/checkov.txt" -- \
+	  bash -c '$(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/pip install --requirement requirements/checkov.txt'
 	@touch $@
 
 tools: ## build the Go tools into the cache outside the clone (README: cold figures), then both virtual environments

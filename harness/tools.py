@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import steps
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS_DIR = REPO_ROOT / "tools"
 # Links to the built binaries, one per tool, for PATH: inside the clone, so two clones that pin different
@@ -151,17 +153,17 @@ def build(tool: Tool, *, quiet: bool = False) -> Path:
         go = _go()
         if go is None:
             raise SystemExit(_missing_go_message(tool))
-        print(f"tools: {tool.name:<20} {tool.version:<10} building from tools/{tool.name} ...", flush=True)
         started = time.monotonic()
         staging = binary.with_name(f".{binary.name}.{os.getpid()}")
         argv = [go, "build", "-trimpath", "-o", str(staging)]
         if tool.ldflags:
             argv += ["-ldflags", " ".join(tool.ldflags)]
         env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
-        result = subprocess.run([*argv, tool.package], cwd=tool.wrapper, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
+        # A cold build takes minutes: steps.run says so every 10 s, and shows Go's output only if it fails.
+        if steps.run(f"tools: building {tool.name} {tool.version} from tools/{tool.name}", [*argv, tool.package],
+                     cwd=tool.wrapper, env=env) != 0:
             staging.unlink(missing_ok=True)
-            raise SystemExit(f"tools: building {tool.name} failed:\n{result.stderr[-4000:]}")
+            raise SystemExit(f"tools: building {tool.name} failed (Go's output above)")
         os.replace(staging, binary)  # never a half-written binary at the path others run
         stamp_file.write_text(tool.stamp)
         print(f"tools: {tool.name:<20} {tool.version:<10} built in {time.monotonic() - started:5.0f} s, "

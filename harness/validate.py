@@ -16,7 +16,7 @@ import re
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +72,10 @@ def validate_root(root: str, workdir: Path, repo: Path = REPO_ROOT, env: dict[st
     return Result(root, True, time.monotonic() - started, "\n".join(outputs))
 
 
-def validate_all(roots: list[str], workdir: Path, workers: int = WORKERS, repo: Path = REPO_ROOT) -> list[Result]:
-    """Validate `roots` side by side, each in its own copy under `workdir`; results in the order given."""
+def validate_all(roots: list[str], workdir: Path, workers: int = WORKERS, repo: Path = REPO_ROOT,
+                 on_result=None) -> list[Result]:
+    """Validate `roots` side by side, each in its own copy under `workdir`; results in the order given.
+    `on_result(result)` is called as each root finishes, so a caller can report progress."""
     env = terraform.terraform_env()
     if not roots:
         return []
@@ -85,10 +87,14 @@ def validate_all(roots: list[str], workdir: Path, workers: int = WORKERS, repo: 
     if not all(any(terraform.PLUGIN_CACHE.glob(f"registry.terraform.io/hashicorp/{name}/*/*")) for name in needed):
         first = max(roots, key=lambda root: (len(re.findall(r'source\s*=\s*"hashicorp/', texts[root])), root))
         results[first] = validate_root(first, workdir, repo, env)
+        if on_result:
+            on_result(results[first])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        rest = [root for root in roots if root not in results]
-        for root, result in zip(rest, pool.map(lambda r: validate_root(r, workdir, repo, env), rest), strict=True):
-            results[root] = result
+        pending = {pool.submit(validate_root, root, workdir, repo, env): root for root in roots if root not in results}
+        for future in as_completed(pending):
+            results[pending[future]] = future.result()
+            if on_result:
+                on_result(results[pending[future]])
     return [results[root] for root in roots]
 
 
@@ -99,10 +105,10 @@ def _terraform_text(directory: Path) -> str:
 def main(argv: list[str]) -> int:
     roots = argv or discover_roots()
     started = time.monotonic()
+    print(f"validating {len(roots)} roots, {WORKERS} at a time (init + validate, one line per root as it ends)",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="terraform-validate-") as workdir:
-        results = validate_all(roots, Path(workdir))
-    for result in results:
-        print(result.line())
+        results = validate_all(roots, Path(workdir), on_result=lambda result: print(result.line(), flush=True))
     failed = [result for result in results if not result.ok]
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {time.monotonic() - started:.1f} s "
           f"(providers: {'helm/kubernetes stand-ins, ' if terraform.standin_mirror() else ''}"
