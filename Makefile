@@ -125,12 +125,16 @@ apply: $(VENV)/.installed ## apply exactly the plan `make plan` left for this co
 changelog: $(VENV)/.installed ## regenerate CHANGELOG.md from the commits (git-cliff, cliff.toml)
 	$(VENV)/bin/git-cliff --output CHANGELOG.md
 
-release: $(VENV)/.installed ## tag a release: make release VERSION=v1.2.0 (changelog commit + annotated tag; push them yourself)
+# One commit, `chore(release): vX.Y.Z`: Chart.yaml's version/appVersion, every README's ?ref= pin and the
+# CHANGELOG (git-cliff) name the version (harness/release.py checks they agree), then the annotated tag.
+release: $(VENV)/.installed ## release: make release VERSION=vX.Y.Z (chart version, README pins, CHANGELOG; one commit + annotated tag; push them yourself)
 	@[[ "$(VERSION)" =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$$ ]] || { echo "VERSION must be a semantic version tag such as v1.2.0 (got '$(VERSION)')" >&2; exit 1; }
 	@git diff --quiet HEAD -- || { echo "commit or stash your changes first: a release tags a clean tree" >&2; exit 1; }
 	@! git rev-parse -q --verify "refs/tags/$(VERSION)" >/dev/null || { echo "$(VERSION) already exists: releases are immutable, pick the next version" >&2; exit 1; }
+	$(PY) -m harness.release bump $(VERSION)
 	$(VENV)/bin/git-cliff --tag $(VERSION) --output CHANGELOG.md
-	git add CHANGELOG.md
+	$(PY) -m harness.release check
+	git add --update
 	git commit -q -m "chore(release): $(VERSION)"
 	git tag -a $(VERSION) -m "Release $(VERSION)"
 	@echo "tagged $(VERSION); publish with: git push origin HEAD $(VERSION)"
