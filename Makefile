@@ -29,7 +29,7 @@ export TFLINT_PLUGIN_DIR := $(shell $(PYTHON) -m harness.tools plugin-dir)
 GO_TOOLS      = $(PYTHON) -m harness.tools build
 
 .PHONY: help sandbox test e2e bench docs fmt lint tools clean
-.PHONY: image-push lint-python lint-terraform lint-tflint lint-docker lint-yaml lint-shell plan apply release changelog
+.PHONY: image-push lint-python lint-terraform lint-tflint lint-docker lint-yaml lint-shell plan apply release changelog commits
 .PHONY: minikube-start minikube-deploy minikube-url minikube-logs minikube-destroy
 
 help: ## list the targets
@@ -138,6 +138,11 @@ release: $(VENV)/.installed ## release: make release VERSION=vX.Y.Z (chart versi
 	git commit -q -m "chore(release): $(VERSION)"
 	git tag -a $(VERSION) -m "Release $(VERSION)"
 	@echo "tagged $(VERSION); publish with: git push origin HEAD $(VERSION)"
+
+# Every commit a merge request adds is a Conventional Commit (harness/commits.py; the pipeline's `commits`
+# job). Standard library only: it runs before any virtual environment exists.
+commits: ## check commit messages: make commits RANGE=origin/main..HEAD (the merge request's commits in CI)
+	$(PYTHON) -m harness.commits range "$(or $(RANGE),$${CI_MERGE_REQUEST_DIFF_BASE_SHA:?set RANGE=base..HEAD}..HEAD)"
 
 image-push: ## build and push the image as the pipeline's build job does (BuildKit rootless, CI_REGISTRY_* set)
 	.ci/push-image.sh

@@ -137,7 +137,7 @@ def test_gitlab_ci_local_lists_every_job_as_gitlab_would(clean_repo):
     listed = ci_local.run(clean_repo, "--list-json")
     assert listed.returncode == 0, listed.output
     on_main = {job["name"]: job for job in listed.json()}
-    assert set(on_main) == {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}
+    assert set(on_main) == {"commits", "lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}
     assert on_main["apply:aws"]["when"] == "manual"
     assert [need if isinstance(need, str) else need["job"] for need in on_main["apply:aws"]["needs"]] == ["plan:aws"]
 
@@ -305,6 +305,15 @@ def test_no_merge_request_job_touches_aws_credentials(tmp_path, pipeline, jobs):
         assert table[role]["protected"].startswith("yes"), f"{role} must be protected: merge requests get none"
 
 
+def test_merge_requests_check_that_their_commits_are_conventional(jobs):
+    """CHANGELOG.md is made from the messages (tests/ci/test_commits.py runs the check itself)."""
+    commits = jobs["commits"]
+    assert commits["script"] == ["make commits"] and commits["stage"] == "validate" and _needs(commits) == []
+    assert [rule["if"] for rule in commits["rules"]] == ['$CI_PIPELINE_SOURCE == "merge_request_event"']
+    assert commits["variables"]["GIT_DEPTH"] == "0", "a shallow clone may lack the merge request's base"
+    assert "CI_MERGE_REQUEST_DIFF_BASE_SHA" in (REPO_ROOT / "Makefile").read_text()
+
+
 def test_test_job_runs_the_readme_test_command(jobs):
     assert jobs["test"]["script"] == ["make test"]
     assert (REPO_ROOT / ".ci/run").read_text().strip().endswith("make test")
@@ -339,7 +348,7 @@ def test_image_is_built_after_tests_and_tagged_with_the_commit_and_the_version(j
 @pytest.mark.parametrize(("branch", "variables", "expected"), [
     ("main", {}, {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}),
     ("feature/x", MERGE_REQUEST,
-     {"lint", "validate", "test", "build", "plan:sandbox"}),
+     {"commits", "lint", "validate", "test", "build", "plan:sandbox"}),
     ("feature/x", {}, {"lint", "validate", "test", "plan:sandbox"}),
 ], ids=["default-branch", "merge-request", "branch-without-mr"])
 def test_each_kind_of_pipeline_gets_the_jobs_it_should(tmp_path, branch, variables, expected):
