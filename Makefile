@@ -31,7 +31,7 @@ GO_TOOLS      = $(PYTHON) -m harness.tools build
 STEP          = $(PYTHON) -m harness.steps
 
 .PHONY: help sandbox test e2e bench docs fmt lint tools clean
-.PHONY: image-push lint-python lint-terraform lint-tflint lint-docker lint-yaml lint-shell plan apply release changelog
+.PHONY: image-push lint-python lint-terraform lint-tflint lint-docker lint-yaml lint-shell plan apply release changelog commits
 .PHONY: minikube-start minikube-deploy minikube-url minikube-logs minikube-destroy
 
 help: ## list the targets
@@ -61,6 +61,9 @@ test: tools ## the whole offline suite (unit, integration, Terraform on the emul
 
 e2e: $(VENV)/.installed ## plan, apply, call and destroy one environment: make e2e ENV=sandbox|local|aws
 	E2E_ENVIRONMENTS=$(ENV) $(PY) -m pytest tests/e2e -m e2e -k "$(ENV)" -p no:cacheprovider $(PYTEST_ARGS)
+
+# e2e timeouts: the Minikube and EKS tests carry their own (3 h, tests/e2e/test_kubernetes_environments.py),
+# above a real apply + destroy; Terraform is stopped with SIGINT, never killed, so no state lock is left held.
 
 bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs wrk); s3-staging apply + destroy on moto
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -126,15 +129,24 @@ apply: $(VENV)/.installed ## apply exactly the plan `make plan` left for this co
 changelog: $(VENV)/.installed ## regenerate CHANGELOG.md from the commits (git-cliff, cliff.toml)
 	$(VENV)/bin/git-cliff --output CHANGELOG.md
 
-release: $(VENV)/.installed ## tag a release: make release VERSION=v1.2.0 (changelog commit + annotated tag; push them yourself)
+# One commit, `chore(release): vX.Y.Z`: Chart.yaml's version/appVersion, every README's ?ref= pin and the
+# CHANGELOG (git-cliff) name the version (harness/release.py checks they agree), then the annotated tag.
+release: $(VENV)/.installed ## release: make release VERSION=vX.Y.Z (chart version, README pins, CHANGELOG; one commit + annotated tag; push them yourself)
 	@[[ "$(VERSION)" =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$$ ]] || { echo "VERSION must be a semantic version tag such as v1.2.0 (got '$(VERSION)')" >&2; exit 1; }
 	@git diff --quiet HEAD -- || { echo "commit or stash your changes first: a release tags a clean tree" >&2; exit 1; }
 	@! git rev-parse -q --verify "refs/tags/$(VERSION)" >/dev/null || { echo "$(VERSION) already exists: releases are immutable, pick the next version" >&2; exit 1; }
+	$(PY) -m harness.release bump $(VERSION)
 	$(VENV)/bin/git-cliff --tag $(VERSION) --output CHANGELOG.md
-	git add CHANGELOG.md
+	$(PY) -m harness.release check
+	git add --update
 	git commit -q -m "chore(release): $(VERSION)"
 	git tag -a $(VERSION) -m "Release $(VERSION)"
 	@echo "tagged $(VERSION); publish with: git push origin HEAD $(VERSION)"
+
+# Every commit a merge request adds is a Conventional Commit (harness/commits.py; the pipeline's `commits`
+# job). Standard library only: it runs before any virtual environment exists.
+commits: ## check commit messages: make commits RANGE=origin/main..HEAD (the merge request's commits in CI)
+	$(PYTHON) -m harness.commits range "$(or $(RANGE),$${CI_MERGE_REQUEST_DIFF_BASE_SHA:?set RANGE=base..HEAD}..HEAD)"
 
 image-push: ## build and push the image as the pipeline's build job does (BuildKit rootless, CI_REGISTRY_* set)
 	.ci/push-image.sh
@@ -147,16 +159,26 @@ define require-tools
 @for tool in $(1); do command -v $$tool >/dev/null || { echo "make $@ needs $$tool on PATH, which is missing: install it (https://minikube.sigs.k8s.io/docs/start/, https://kubernetes.io/docs/tasks/tools/)" >&2; exit 1; }; done
 endef
 
-minikube-start: ## start Minikube (profile MINIKUBE_PROFILE, kube context `minikube`)
+# Calico: Minikube's default network accepts the chart's NetworkPolicy objects and enforces none of them.
+minikube-start: ## start Minikube with a CNI that enforces NetworkPolicy (calico; profile MINIKUBE_PROFILE, kube context `minikube`)
 	$(call require-tools,minikube)
-	minikube start --profile $(MINIKUBE_PROFILE)
+	minikube start --profile $(MINIKUBE_PROFILE) --cni=calico
 
-minikube-deploy: ## build the image inside Minikube and apply envs/local (emulator on :4566, TF_VAR_upload_token set)
+# The S3 emulator envs/local's bucket and pods use, on 0.0.0.0:EMULATOR_PORT (pods: host.minikube.internal),
+# started in the background unless something answers there already; minikube-destroy stops the one it started.
+EMULATOR_PORT ?= 4566
+EMULATOR_PID  := .cache/minikube-emulator.pid
+port-answers   = $(PY) -c 'import socket; socket.create_connection(("127.0.0.1", $(EMULATOR_PORT)), 1)' 2>/dev/null
+
+minikube-deploy: ## start the S3 emulator on :EMULATOR_PORT (4566) unless one answers, build the image inside Minikube, apply envs/local (TF_VAR_upload_token set)
 	$(call require-tools,minikube terraform)
 	@[[ -n "$${TF_VAR_upload_token:-}" ]] || { echo 'export TF_VAR_upload_token first, e.g. export TF_VAR_upload_token="$$(python3 -c "import secrets; print(secrets.token_urlsafe(24))")"' >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(VENV)/.installed
+	@if $(port-answers); then echo "S3 emulator: something already answers on :$(EMULATOR_PORT); using it"; else 	  mkdir -p .cache; nohup $(PY) -m harness.moto_server -H 0.0.0.0 -p $(EMULATOR_PORT) >.cache/minikube-emulator.log 2>&1 & 	  echo $$! > $(EMULATOR_PID); 	  for _ in $$(seq 100); do $(port-answers) && break; sleep 0.2; done; 	  $(port-answers) || { echo "the S3 emulator did not start: .cache/minikube-emulator.log" >&2; exit 1; }; 	  echo "S3 emulator started on :$(EMULATOR_PORT) (pid $$(cat $(EMULATOR_PID)); log .cache/minikube-emulator.log)"; fi
 	minikube --profile $(MINIKUBE_PROFILE) image build -t mirror-service:dev app/
 	$(LOCAL_TF) init -input=false
-	$(LOCAL_TF) apply -input=false -auto-approve
+	$(LOCAL_TF) apply -input=false -auto-approve -var emulator_endpoint=http://127.0.0.1:$(EMULATOR_PORT) \
+	  -var emulator_endpoint_in_cluster=http://host.minikube.internal:$(EMULATOR_PORT)
 
 minikube-url: ## the port-forward to run and the curl calls for the release on Minikube
 	$(call require-tools,minikube kubectl terraform)
@@ -167,10 +189,13 @@ minikube-logs: ## follow the service's logs on Minikube
 	$(call require-tools,minikube kubectl terraform)
 	kubectl --context $(MINIKUBE_PROFILE) logs --namespace "$$($(LOCAL_TF) output -raw namespace)" --follow --all-containers "deployment/$$($(LOCAL_TF) output -raw deployment_name)"
 
-minikube-destroy: ## destroy envs/local's release and bucket, then delete the Minikube cluster
+minikube-destroy: ## destroy envs/local's release and bucket, delete the Minikube cluster, stop the emulator minikube-deploy started
 	$(call require-tools,minikube terraform)
-	$(LOCAL_TF) destroy -input=false -auto-approve
+	$(LOCAL_TF) destroy -input=false -auto-approve -var emulator_endpoint=http://127.0.0.1:$(EMULATOR_PORT) \
+	  -var emulator_endpoint_in_cluster=http://host.minikube.internal:$(EMULATOR_PORT)
 	minikube delete --profile $(MINIKUBE_PROFILE)
+	@if [[ -f $(EMULATOR_PID) ]]; then kill "$$(cat $(EMULATOR_PID))" 2>/dev/null || true; rm -f $(EMULATOR_PID); \
+	  echo "S3 emulator stopped"; fi
 
 clean: ## remove virtual environments, caches and run output
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .sandbox bench/results .pytest_cache

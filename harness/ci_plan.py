@@ -11,8 +11,8 @@ The plan job leaves, in the root directory, only files that are safe to keep as 
 - `plan.meta.json`: the commit the plan was made from and whether it can be applied.
 - `plan.cache.enc`: the plan file, encrypted with `PLAN_ENCRYPTION_KEY` (Fernet). A Terraform plan file
   stores the values of all input variables in plain text, so the plain `plan.cache` never outlives
-  the job. Without a key (merge-request pipelines, where protected variables are absent) the plan is
-  for review only and no plan file is kept at all.
+  the job. Without a key (plan:sandbox, a laptop) the plan is for review only and no plan file is
+  kept at all; plan:aws sets PLAN_REQUIRE_APPLIABLE, so there a missing key fails the job.
 - `.terraform.lock.hcl`: the provider versions and hashes the plan was made with; apply runs
   `terraform init -lockfile=readonly` with it, so a provider released in between cannot slip in.
 

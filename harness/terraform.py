@@ -166,9 +166,31 @@ def copy_root(source: Path, destination: Path) -> Path:
     return destination
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`terraform <args>` in `cwd`; on failure the error carries Terraform's own message."""
-    result = subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+# How long an interrupted Terraform gets to finish the resource operations under way, write its state and
+# release the state lock (Terraform's own answer to Ctrl-C) before it is killed.
+INTERRUPT_GRACE_SECONDS = 600
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str], check: bool = True, timeout: float = 600,
+        grace: float = INTERRUPT_GRACE_SECONDS) -> subprocess.CompletedProcess:
+    """`terraform <args>` in `cwd`; on failure the error carries Terraform's own message.
+
+    On its timeout, or when the caller is interrupted (Ctrl-C, pytest-timeout's signal), Terraform gets
+    SIGINT and `grace` seconds, as after a Ctrl-C, instead of subprocess.run's SIGKILL: a killed apply leaves
+    the state lock held (S3's .tflock object) and its state unwritten."""
+    with subprocess.Popen(["terraform", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+            raise
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     if check and result.returncode != 0:
         raise RuntimeError(f"terraform {' '.join(args)} failed in {cwd} (exit {result.returncode}):\n{result.stderr}{result.stdout[-2000:]}")
     return result

@@ -69,9 +69,9 @@ variable "endpoint_public_access_from_anywhere" {
 }
 
 variable "node_instance_types" {
-  description = "Instance types of the managed node group."
+  description = "Instance types of the managed node group. The default with node_min_size fits a rolling update of the release (3 pods of 1 CPU): the sizing rule is in modules/eks/variables.tf, above node_groups."
   type        = list(string)
-  default     = ["t3.medium"]
+  default     = ["m6i.xlarge"]
 }
 
 variable "node_capacity_type" {

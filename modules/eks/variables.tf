@@ -147,6 +147,15 @@ variable "cluster_admin_role_arns" {
     condition     = alltrue([for arn in values(var.cluster_admin_role_arns) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
     error_message = "cluster_admin_role_arns values must be IAM role (or user) ARNs such as { apply = \"arn:aws:iam::111122223333:role/gitlab-apply\" }: the role your apply job assumes, not its session ARN (arn:aws:sts::...:assumed-role/...)."
   }
+
+  # EKS's bootstrap admin is off (main.tf), so without an admin here or in access_entries nobody can enter.
+  validation {
+    condition = length(var.cluster_admin_role_arns) > 0 || anytrue(flatten([for entry in values(var.access_entries) : [
+      for association in values(entry.policy_associations) :
+      endswith(association.policy_arn, "/AmazonEKSClusterAdminPolicy") && association.access_scope.type == "cluster"
+    ]]))
+    error_message = "The cluster would have no administrator: nobody could enter it, not even the helm provider of the apply that creates it. Set cluster_admin_role_arns = { apply = \"arn:aws:iam::111122223333:role/gitlab-apply\" } to the IAM role your apply runs as (and your own), or give an access_entries entry AmazonEKSClusterAdminPolicy cluster-wide."
+  }
 }
 
 variable "cluster_viewer_role_arns" {
@@ -351,10 +360,20 @@ variable "enable_irsa" {
 # Managed node groups
 ################################################################################
 
+# Node sizing rule (the defaults here and in envs/aws follow it): the nodes at min_size must hold a rolling
+# update of the service at its default replica count, i.e. (replicas + maxSurge) pods at their CPU request:
+# (2 + 1) x 1000m with the chart's defaults (values.yaml: replicaCount 2, maxSurge 1, maxUnavailable 0;
+# requests = limits = 1 CPU, the capacity per pod bench/README.md measures: one gevent worker per CPU of
+# the limit). A node offers its allocatable CPU, vCPUs x 1000m minus EKS's kube-reserved (6% of the first
+# core, 1% of the second, 0.5% of cores 3-4): 1930m on 2 vCPUs, 3920m on 4, minus the system pods' requests,
+# at most 425m on one node (aws-node 25m, kube-proxy 100m, CoreDNS 2 x 100m, metrics-server 100m). So a
+# 2-vCPU type (t3.medium, t3.large, m6i.large) holds one such pod per node and leaves the surge pod of every
+# rollout Pending on two nodes; a 4-vCPU type holds three, so one node fits a rollout and two survive the
+# loss of one. Hence m6i.xlarge (4 vCPUs, not burstable: the request is CPU the pod really gets).
 variable "node_groups" {
-  description = "EKS managed node groups, keyed by node group name. Amazon Linux 2023 AMIs; the desired size is only the initial size (later changes are left to the cluster autoscaler); max_unavailable_percentage null keeps EKS's one-node-at-a-time updates. An empty map creates no nodes."
+  description = "EKS managed node groups, keyed by node group name. Amazon Linux 2023 AMIs; the desired size is only the initial size (later changes are left to the cluster autoscaler); max_unavailable_percentage null keeps EKS's one-node-at-a-time updates. An empty map creates no nodes. The default instance type fits a rolling update of modules/kubernetes-app's defaults on min_size nodes (the sizing rule above this variable in variables.tf)."
   type = map(object({
-    instance_types             = optional(list(string), ["t3.large"])
+    instance_types             = optional(list(string), ["m6i.xlarge"])
     capacity_type              = optional(string, "ON_DEMAND")
     ami_type                   = optional(string, "AL2023_x86_64_STANDARD")
     min_size                   = optional(number, 1)

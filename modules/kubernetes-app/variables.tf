@@ -152,9 +152,10 @@ variable "release_name" {
 }
 
 variable "environment" {
-  description = "`dev` (laptop/Minikube: emulator endpoint and static AWS keys allowed) or `prod` (static AWS keys refused, upload token and >= 2 replicas required)."
+  description = "`prod` (the default: static AWS keys refused, upload token and >= 2 replicas required) or `dev` (laptop/Minikube: emulator endpoint and static AWS keys allowed, uploads open without a token). Set `dev` explicitly where that is wanted: a consumer who leaves it out gets the safe one."
   type        = string
-  default     = "dev"
+  default     = "prod"
+  nullable    = false
 
   validation {
     condition     = contains(["dev", "prod"], var.environment)

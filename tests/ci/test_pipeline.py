@@ -137,7 +137,7 @@ def test_gitlab_ci_local_lists_every_job_as_gitlab_would(clean_repo):
     listed = ci_local.run(clean_repo, "--list-json")
     assert listed.returncode == 0, listed.output
     on_main = {job["name"]: job for job in listed.json()}
-    assert set(on_main) == {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}
+    assert set(on_main) == {"commits", "lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}
     assert on_main["apply:aws"]["when"] == "manual"
     assert [need if isinstance(need, str) else need["job"] for need in on_main["apply:aws"]["needs"]] == ["plan:aws"]
 
@@ -253,16 +253,65 @@ def test_plans_keep_only_safe_files_and_report_to_the_merge_request(jobs):
         assert job["script"] == [f"make plan ENV={job['variables']['TF_ROOT'].split('/')[1]}"]
 
 
-def test_merge_request_plans_need_no_protected_variable_and_deploy_the_built_image(jobs):
+def test_the_aws_plan_runs_on_the_default_branch_only_and_deploys_the_built_image(jobs):
     plan = jobs["plan:aws"]
-    merge_request_rule, default_branch_rule = plan["rules"]
-    assert merge_request_rule["if"] == '$CI_PIPELINE_SOURCE == "merge_request_event"'
-    assert "placeholder" in merge_request_rule["variables"]["TF_VAR_upload_token"]
-    assert default_branch_rule["variables"]["PLAN_REQUIRE_APPLIABLE"] == "true"
+    assert [rule["if"] for rule in plan["rules"]] == ["$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"]
+    assert all(rule.get("when", "on_success") != "never" and "variables" not in rule for rule in plan["rules"])
+    assert plan["variables"]["PLAN_REQUIRE_APPLIABLE"] == "true"
     assert plan["variables"]["PLAN_IMAGE_TAG"] == "$CI_COMMIT_SHA"
     assert plan["variables"]["PLAN_IMAGE_REPOSITORY"] == "$CI_REGISTRY_IMAGE"
     example = (REPO_ROOT / "envs/aws/terraform.tfvars.example").read_text()
     assert not any(line.startswith("image_tag") for line in example.splitlines()), "a tfvars image_tag competes"
+
+
+AWS_CREDENTIAL_VARIABLE = re.compile(r"\bAWS_\w*(ROLE_ARN|ACCESS_KEY|SECRET|SESSION_TOKEN|WEB_IDENTITY)\w*")
+
+
+def _created_jobs(tmp_path, branch: str, variables: dict[str, str]) -> set[str]:
+    """The jobs GitLab creates in a pipeline of `branch` with these predefined variables, rules evaluated
+    by gitlab-ci-local (--list-json lists every job with its evaluated `when`; GitLab creates those not `never`)."""
+    if ci_local.missing_tools() and os.environ.get("CI") != "true":
+        pytest.skip(f"gitlab-ci-local needs {', '.join(ci_local.missing_tools())}")
+    repo = ci_local.clean_copy(tmp_path / "repo", branch=branch)
+    predefined = [arg for name in variables for arg in ("--ignore-predefined-vars", name)]
+    listed = ci_local.run(repo, "--list-json", *predefined, variables=variables)
+    assert listed.returncode == 0, listed.output
+    return {job["name"] for job in listed.json() if job["when"] != "never"}
+
+
+MERGE_REQUEST = {"CI_PIPELINE_SOURCE": "merge_request_event"}
+
+
+def test_no_merge_request_job_touches_aws_credentials(tmp_path, pipeline, jobs):
+    """A merge request can rewrite any job's script, so no job of its pipeline may hold a way into AWS:
+    no ID token (GitLab mints one for whatever job declares `id_tokens`; the plan role's trust policy is
+    the only other guard) and no role ARN or key variable, in the job, its rules or the file's globals.
+    AWS_PLAN_ROLE_ARN is protected (README's table): absent from merge-request pipelines even if a job
+    named it, and the plan role reads the state's set_sensitive values and every Kubernetes Secret."""
+    in_merge_requests = _created_jobs(tmp_path, "feature/x", MERGE_REQUEST)
+    assert {"lint", "validate", "test", "plan:sandbox"} <= in_merge_requests
+    assert not AWS_CREDENTIAL_VARIABLE.search(json.dumps(pipeline.get("variables", {})))
+    assert "id_tokens" not in pipeline.get("default", {})
+    for name in sorted(in_merge_requests):
+        job = jobs[name]
+        assert "id_tokens" not in job, f"{name} runs in merge requests and gets an AWS ID token"
+        reachable = [job.get("variables", {}), *(rule.get("variables", {}) for rule in job.get("rules", []))]
+        for variables in reachable:
+            found = [f"{key}={value}" for key, value in variables.items()
+                     if AWS_CREDENTIAL_VARIABLE.search(f"{key} {value}")]
+            assert not found, f"{name} runs in merge requests with {found}"
+    table = _readme_variables()
+    for role in ("AWS_PLAN_ROLE_ARN", "AWS_APPLY_ROLE_ARN"):
+        assert table[role]["protected"].startswith("yes"), f"{role} must be protected: merge requests get none"
+
+
+def test_merge_requests_check_that_their_commits_are_conventional(jobs):
+    """CHANGELOG.md is made from the messages (tests/ci/test_commits.py runs the check itself)."""
+    commits = jobs["commits"]
+    assert commits["script"] == ["make commits"] and commits["stage"] == "validate" and _needs(commits) == []
+    assert [rule["if"] for rule in commits["rules"]] == ['$CI_PIPELINE_SOURCE == "merge_request_event"']
+    assert commits["variables"]["GIT_DEPTH"] == "0", "a shallow clone may lack the merge request's base"
+    assert "CI_MERGE_REQUEST_DIFF_BASE_SHA" in (REPO_ROOT / "Makefile").read_text()
 
 
 def test_test_job_runs_the_readme_test_command(jobs):
@@ -298,17 +347,10 @@ def test_image_is_built_after_tests_and_tagged_with_the_commit_and_the_version(j
 
 @pytest.mark.parametrize(("branch", "variables", "expected"), [
     ("main", {}, {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}),
-    ("feature/x", {"CI_PIPELINE_SOURCE": "merge_request_event"},
-     {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws"}),
+    ("feature/x", MERGE_REQUEST,
+     {"commits", "lint", "validate", "test", "build", "plan:sandbox"}),
     ("feature/x", {}, {"lint", "validate", "test", "plan:sandbox"}),
 ], ids=["default-branch", "merge-request", "branch-without-mr"])
 def test_each_kind_of_pipeline_gets_the_jobs_it_should(tmp_path, branch, variables, expected):
-    """Rules evaluated by gitlab-ci-local: apply only on the default branch, MR plans, no image for plain branches."""
-    if ci_local.missing_tools() and os.environ.get("CI") != "true":
-        pytest.skip(f"gitlab-ci-local needs {', '.join(ci_local.missing_tools())}")
-    repo = ci_local.clean_copy(tmp_path / "repo", branch=branch)
-    predefined = [arg for name in variables for arg in ("--ignore-predefined-vars", name)]
-    listed = ci_local.run(repo, "--list-json", *predefined, variables=variables)
-    assert listed.returncode == 0, listed.output
-    # --list-json lists every job with its evaluated `when`; GitLab creates the ones not `never`
-    assert {job["name"] for job in listed.json() if job["when"] != "never"} == expected
+    """Rules evaluated by gitlab-ci-local: AWS plan and apply only on the default branch, no image for plain branches."""
+    assert _created_jobs(tmp_path, branch, variables) == expected

@@ -28,7 +28,12 @@ from botocore.config import Config
 from harness import kube, processes, terraform
 from tests.e2e.support import retry
 
-pytestmark = pytest.mark.e2e
+# A real apply and destroy (EKS: about 15 and 10 minutes) run far past the suite's 600 s per-test timeout
+# (pyproject.toml). The bound is above the sum of the run's own Terraform timeouts (init and plans 900 s,
+# apply and destroy 3600 s each), which stop Terraform with SIGINT first (harness/terraform.run): if this
+# one fires anyway, pytest-timeout's signal interrupts that run the same way, then `finally` destroys.
+E2E_TIMEOUT_SECONDS = 3 * 3600
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(E2E_TIMEOUT_SECONDS, method="signal")]
 REPO_ROOT = processes.REPO_ROOT
 
 

@@ -243,3 +243,20 @@ def test_a_port_held_by_a_foreign_process_is_refused_clearly_and_left_alone(tmp_
     finally:
         foreign.kill()
         foreign.wait(timeout=10)
+
+
+def test_ctrl_c_stops_everything_and_discards_the_state_a_second_ctrl_c_changes_nothing(sandbox_runs, tmp_path):
+    """What envs/sandbox/README.md promises for Ctrl-C: a terminal's Ctrl-C is SIGINT to its foreground process
+    group. No `terraform destroy` runs (the bucket lives in the emulator's memory and goes with it): the local
+    state is discarded. A second Ctrl-C while stopping only sets the same flag."""
+    run = sandbox_runs()
+    run.wait_ready()
+    servers = run.servers()
+    os.killpg(run.supervisor.pid, signal.SIGINT)
+    time.sleep(0.2)
+    os.killpg(run.supervisor.pid, signal.SIGINT)
+    assert run.wait_exit(STOPPED_TIMEOUT) == 0
+    _assert_nothing_left(run, servers)
+    assert "sandbox: stopped; no process or port left behind" in run.text()
+    assert "Destroy complete" not in run.text() and "Traceback" not in run.text()
+    assert not (tmp_path / "sandbox/envs/sandbox/terraform.tfstate").exists(), "the state outlived the emulator"

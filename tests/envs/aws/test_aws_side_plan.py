@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from harness import processes
+from tests.node_sizing import assert_fits_a_rollout
 
 REPO = processes.REPO_ROOT
 APPLY_ROLE = "arn:aws:iam::123456789012:role/gitlab-apply"
@@ -81,6 +82,10 @@ def test_envs_aws_plans_explicit_access_the_internet_exception_and_metrics_serve
     # One environment name: the bucket treats it as production (lifecycle rules, no force_destroy).
     assert changes["module.staging_bucket.aws_s3_bucket.this"]["force_destroy"] is False
     assert "module.staging_bucket.aws_s3_bucket_lifecycle_configuration.this" in changes
+
+    # The default nodes, at their minimum, hold a rolling update of the release (the sizing rule).
+    group = changes['module.eks.aws_eks_node_group.this["default"]']
+    assert_fits_a_rollout(group["instance_types"][0], group["scaling_config"][0]["min_size"])
 
     # The HPA is switched on because the cluster gets metrics-server.
     assert 'module.eks.aws_eks_addon.this["metrics-server"]' in changes

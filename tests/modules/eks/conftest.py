@@ -45,6 +45,8 @@ def eks_module(terraform_copy) -> Callable[..., tftest.TerraformTest]:
     def make(inputs: dict, *, apply_shims: bool = False, extra_files=(), name: str = "eks") -> tftest.TerraformTest:
         shims = (MOTO_APPLY_OVERRIDE,) if apply_shims else ()
         tf = terraform_copy(MODULE, extra_files=shims + tuple(extra_files), name=name)
+        # Every cluster needs an administrator (the module refuses one nobody can enter); a test may name its own.
+        inputs = {"cluster_admin_role_arns": {"admin": f"arn:aws:iam::{ACCOUNT}:role/test-admin"}, **inputs}
         Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps(inputs, indent=2))
         return tf
 

@@ -66,7 +66,8 @@ def test_session_and_malformed_arns_are_refused_with_what_to_set(eks_module, clu
 
     # A role name where the ARN belongs, for the plan role.
     Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps({
-        "cluster_name": cluster_name, "subnet_ids": SUBNETS, "cluster_viewer_role_arns": {"plan": "gitlab-plan"}}))
+        "cluster_name": cluster_name, "subnet_ids": SUBNETS, "cluster_admin_role_arns": {"apply": APPLY_ROLE},
+        "cluster_viewer_role_arns": {"plan": "gitlab-plan"}}))
     assert "cluster_viewer_role_arns values must be IAM role (or user) ARNs" in failed_plan(tf)
 
 

@@ -114,12 +114,30 @@ CROSS_VARIABLE_CASES = {
         },
         "pod_identity_associations need the eks-pod-identity-agent add-on",
     ),
+    # No admin at all, or only a namespaced one: a cluster nobody can enter.
+    "eks_nobody_can_enter": (
+        {"cluster_name": "c14", "subnet_ids": SUBNETS},
+        "The cluster would have no administrator: nobody could enter it",
+    ),
+    "eks_admin_only_in_a_namespace": (
+        {
+            "cluster_name": "c15",
+            "subnet_ids": SUBNETS,
+            "access_entries": {"ops": {"principal_arn": f"{ARN}:role/ops", "policy_associations": {"admin": {
+                "policy_arn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                "access_scope": {"type": "namespace", "namespaces": ["mirror"]}}}}},
+        },
+        "Set cluster_admin_role_arns = { apply = \"arn:aws:iam::111122223333:role/gitlab-apply\" }",
+    ),
 }
+
+ADMINS = {"apply": f"{ARN}:role/gitlab-apply"}
 
 VALID_CALLS = {
     "eks_valid": {
         "cluster_name": "ok",
         "subnet_ids": SUBNETS,
+        "cluster_admin_role_arns": ADMINS,
         "endpoint_public_access": True,
         "endpoint_public_access_cidrs": ["203.0.113.10/32"],
     },
@@ -129,6 +147,14 @@ VALID_CALLS = {
         "endpoint_public_access": True,
         "endpoint_public_access_cidrs": ["0.0.0.0/0"],
         "endpoint_public_access_allow_internet": True,
+        "cluster_admin_role_arns": ADMINS,
+    },
+    # The administrator may come from an access entry instead.
+    "eks_valid_admin_entry": {
+        "cluster_name": "ok3",
+        "subnet_ids": SUBNETS,
+        "access_entries": {"ops": {"principal_arn": f"{ARN}:role/ops", "policy_associations": {"admin": {
+            "policy_arn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"}}}},
     },
 }
 

@@ -305,6 +305,9 @@ REFUSALS = [
                                            "s3_secret_access_key": EMULATOR_SECRET},
      'are not allowed when environment = "prod"'),
     ("prod without a token", AWS_INPUTS, {}, 'environment "prod" needs upload_token'),
+    # The default environment is the safe one: leaving it out never opens the upload endpoint.
+    ("default environment without a token", {key: value for key, value in AWS_INPUTS.items() if key != "environment"},
+     {}, 'environment "prod" needs upload_token'),
     ("prod with one replica", {**AWS_INPUTS, "autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
      'environment "prod" needs replicas >= 2 or autoscaling.enabled = true'),
     ("endpoint not a URL", {**LOCAL_INPUTS, "s3_endpoint_url": "host.minikube.internal:5000"}, {},

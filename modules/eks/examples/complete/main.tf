@@ -39,7 +39,7 @@ module "eks" {
 
   node_groups = {
     default = {
-      instance_types = ["t3.large"]
+      instance_types = ["m6i.xlarge"]
       min_size       = 1
       max_size       = 3
       desired_size   = 2
