@@ -503,6 +503,22 @@ def _ready_lines(sandbox: Sandbox, service: processes.ManagedProcess, token: str
     return lines
 
 
+@contextlib.contextmanager
+def _still(doing: str, started: float, every: float = 10.0):
+    """A line every `every` seconds while the block runs, so a slow step never looks like a hang."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(every):
+            _say(f"sandbox: still {doing} ({time.monotonic() - started:.0f}s)")
+
+    threading.Thread(target=beat, daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 def _run(sandbox: Sandbox, stop_requested: threading.Event, stop_streaming: threading.Event, token: str,
          token_from_env: bool) -> int:
     """Start the sandbox and serve until a signal, a closed terminal or a failure; each step gives way to them."""
@@ -515,14 +531,25 @@ def _run(sandbox: Sandbox, stop_requested: threading.Event, stop_streaming: thre
         return stop_requested.is_set()
 
     _say(f"sandbox: starting the S3 emulator (moto) on 127.0.0.1:{sandbox.emulator_port} and initialising envs/sandbox ...")
-    sandbox.start()
+    with _still("initialising envs/sandbox", started):
+        sandbox.start()
     if stop_requested.is_set():
         return 0
-    _say("sandbox: applying envs/sandbox (bucket via modules/s3-staging) ...")
-    apply_run = sandbox.start_apply()
-    if not apply_run.wait_for(lambda run: should_stop() or sandbox.bucket_built(run),
-                              timeout=APPLY_TIMEOUT_SECONDS):
-        apply_run.wait(timeout=APPLY_TIMEOUT_SECONDS)  # raises with Terraform's errors if it failed
+    _say("sandbox: planning and applying envs/sandbox (bucket via modules/s3-staging) ...")
+    with _still("planning envs/sandbox (Terraform loads the AWS provider first)", started):
+        apply_run = sandbox.start_apply()
+    _say(f"sandbox: applying {len(sandbox.planned)} planned changes ({time.monotonic() - started:.0f}s)")
+    reported: set[str] = set()
+
+    def built_or_stopped(run: terraform.JsonRun) -> bool:
+        for address in sorted(set(run.completed()) - reported):  # one line per resource as it is created
+            reported.add(address)
+            _say(f"sandbox:   created {address} ({time.monotonic() - started:.0f}s)")
+        return should_stop() or sandbox.bucket_built(run)
+
+    with _still("applying envs/sandbox", started):
+        if not apply_run.wait_for(built_or_stopped, timeout=APPLY_TIMEOUT_SECONDS):
+            apply_run.wait(timeout=APPLY_TIMEOUT_SECONDS)  # raises with Terraform's errors if it failed
     if stop_requested.is_set():
         return 0
     _say(f"sandbox: starting the service under gunicorn on 127.0.0.1:{sandbox.service_port} ...")
