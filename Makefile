@@ -37,12 +37,19 @@ STEP          = $(PYTHON) -m harness.steps
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
+ifeq ($(VENV),.venv)
 $(VENV)/.installed: app/requirements.txt requirements/dev.txt requirements/pipeline.txt pyproject.toml app/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11 or newer")'
 	@command -v terraform >/dev/null || { echo "Terraform >= 1.10 is required on PATH: https://developer.hashicorp.com/terraform/install" >&2; exit 1; }
 	@$(STEP) "$(VENV): Python packages pinned in requirements/dev.txt, the harness and the service (editable)" -- \
 	  bash -c '$(PYTHON) -m venv $(VENV) && $(PY) -m pip install --requirement requirements/dev.txt && $(PY) -m pip install --no-deps --editable . --editable app'
 	@touch $@
+else
+# An environment named by VENV (tests run make in clean copies with the checkout's .venv) is used as it is:
+# installing into it from a copy would point its editable packages at that copy.
+$(VENV)/.installed:
+	@test -f $@ || { echo "VENV=$(VENV) has no $@: run make tools in the checkout that owns it" >&2; exit 1; }
+endif
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	@$(STEP) "$(CHECKOV_VENV): checkov pinned in requirements/checkov.txt" -- \

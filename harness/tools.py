@@ -23,7 +23,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
