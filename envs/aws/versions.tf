@@ -11,6 +11,10 @@ terraform {
       source  = "hashicorp/helm"
       version = "~> 3.1"
     }
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "~> 2.38"
+    }
   }
 
   # Partial configuration: bucket and region come from `-backend-config=backend.s3.tfbackend` (see

@@ -11,6 +11,10 @@ terraform {
       source  = "hashicorp/helm"
       version = "~> 3.1"
     }
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "~> 2.38"
+    }
   }
 
   # Local state: Minikube is one engineer's machine, and so is this state. Point it elsewhere with

@@ -13,7 +13,7 @@ variable "namespace" {
 }
 
 variable "create_namespace" {
-  description = "Let Helm create the namespace if it is missing (it gets no Pod Security labels; prefer creating it yourself)."
+  description = "Create the namespace, labelled to enforce Pod Security \"restricted\" (false: it must exist, labelled by you)."
   type        = bool
   default     = false
 }

@@ -9,5 +9,10 @@ terraform {
       source  = "hashicorp/helm"
       version = "~> 3.1"
     }
+    # The release namespace with its Pod Security labels (kubernetes_namespace_v1).
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "~> 2.38"
+    }
   }
 }

@@ -62,8 +62,11 @@ def test_make_validate_reports_a_broken_root_and_exits_non_zero(tmp_path):
                           "modules/kubernetes-app", "no/such/root"], cwd=REPO_ROOT,
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 1, cli.stdout + cli.stderr
-    assert cli.stdout.splitlines()[0].startswith("ok    modules/kubernetes-app")
-    assert cli.stdout.splitlines()[1].startswith("FAIL  no/such/root")
+    lines = cli.stdout.splitlines()
+    assert lines[0].startswith("validating 2 roots"), "it says what it does before the first root ends"
+    # One line per root as it ends, in the order they end.
+    assert sorted(line[:34] for line in lines[1:3]) == ["FAIL  no/such/root                ",
+                                                        "ok    modules/kubernetes-app      "]
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -92,12 +95,17 @@ def test_git_ref_consumer_of_kubernetes_app_initialises_and_validates_with_the_c
     consumer.mkdir()
     (consumer / "main.tf").write_text(f"""terraform {{
   required_providers {{
-    helm = {{ source = "hashicorp/helm", version = "~> 3.1" }}
+    helm       = {{ source = "hashicorp/helm", version = "~> 3.1" }}
+    kubernetes = {{ source = "hashicorp/kubernetes", version = "~> 2.38" }}
   }}
 }}
 
 provider "helm" {{
   kubernetes = {{ config_path = "~/.kube/config" }}
+}}
+
+provider "kubernetes" {{
+  config_path = "~/.kube/config"
 }}
 
 module "app" {{
@@ -108,6 +116,8 @@ module "app" {{
   image_repository = "registry.example.com/mirror-service"
   image_tag        = "1.0.0"
   s3_bucket        = "mirror-staging"
+  # environment defaults to "prod", which refuses an open upload endpoint: the token lives in a Secret.
+  existing_secret_name = "mirror-service-env"
 }}
 
 output "chart_sha256" {{

@@ -40,12 +40,16 @@ def _blocks(directory: Path, kind: str) -> dict[str, dict]:
     return found
 
 
+def _resource(resource_type: str) -> dict:
+    found = [body for block in _load(MODULE_DIR / "main.tf").get("resource", [])
+             for kind, named in block.items() if _unquote(kind) == resource_type
+             for body in named.values()]
+    assert len(found) == 1, f"expected one {resource_type} in main.tf"
+    return found[0]
+
+
 def _helm_release() -> dict:
-    releases = [body for block in _load(MODULE_DIR / "main.tf").get("resource", [])
-                for resource_type, named in block.items() if _unquote(resource_type) == "helm_release"
-                for body in named.values()]
-    assert len(releases) == 1
-    return releases[0]
+    return _resource("helm_release")
 
 
 def _locals(path: Path) -> dict:
@@ -65,9 +69,25 @@ def test_the_release_installs_the_bundled_chart_with_the_computed_values_and_sec
     assert _unquote(_locals(MODULE_DIR / "values.tf")["chart_dir"]) == "${path.module}/chart"
     assert release["values"] == ["${local.values_yaml}"]
     assert release["set_sensitive"] == "${local.secret_values}"
-    for knob in ("atomic", "wait", "timeout", "cleanup_on_fail", "max_history", "create_namespace", "namespace"):
+    for knob in ("atomic", "wait", "timeout", "cleanup_on_fail", "max_history", "namespace"):
         assert knob in release, knob
     assert "set" not in release and "set_wo" not in release
+
+
+def test_a_namespace_the_module_creates_enforces_pod_security_restricted():
+    """Helm's create_namespace makes an unlabelled namespace, where "restricted" is promised but not enforced:
+    the module creates it itself, labelled, and Helm never creates one. (Pod Security admission reads these
+    labels: https://kubernetes.io/docs/concepts/security/pod-security-admission/#pod-security-admission-labels-for-namespaces)"""
+    release = _helm_release()
+    assert release["create_namespace"] is False
+    assert release["namespace"] == "${var.create_namespace ? kubernetes_namespace_v1.this[0].metadata[0].name : " \
+                                   "var.namespace}"
+    namespace = _resource("kubernetes_namespace_v1")
+    assert namespace["count"] == "${var.create_namespace ? 1 : 0}"
+    (metadata,) = namespace["metadata"]
+    assert metadata["name"] == "${var.namespace}"
+    assert {_unquote(key): _unquote(value) for key, value in metadata["labels"].items()} == {
+        f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
 
 def test_every_input_is_declared_once_and_computed_without_providers():
@@ -113,7 +133,9 @@ def test_no_provider_blocks_and_pinned_providers():
     assert _unquote(module_terraform["required_version"]) == ">= 1.10"
     helm = module_terraform["required_providers"][0]["helm"]
     assert (_unquote(helm["source"]), _unquote(helm["version"])) == ("hashicorp/helm", "~> 3.1")
-    assert set(module_terraform["required_providers"][0]) - {"__comments__", "__is_block__"} == {"helm"}
+    kubernetes = module_terraform["required_providers"][0]["kubernetes"]
+    assert (_unquote(kubernetes["source"]), _unquote(kubernetes["version"])) == ("hashicorp/kubernetes", "~> 2.38")
+    assert set(module_terraform["required_providers"][0]) - {"__comments__", "__is_block__"} == {"helm", "kubernetes"}
 
 
 def test_validation_messages_say_what_to_do():

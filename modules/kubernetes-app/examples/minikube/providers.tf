@@ -5,3 +5,10 @@ provider "helm" {
     config_context = var.kube_context
   }
 }
+
+# The same cluster for the kubernetes provider: the release namespace and its Pod Security labels.
+provider "kubernetes" {
+  config_path    = pathexpand(var.kube_config_path)
+  config_context = var.kube_context
+}
+
