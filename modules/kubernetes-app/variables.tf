@@ -370,7 +370,7 @@ variable "ingress" {
     enabled         = optional(bool, false)
     class_name      = optional(string, "")
     host            = optional(string)
-    path            = optional(string, "/")
+    path            = optional(string, "/api")
     scheme          = optional(string, "internal")
     certificate_arn = optional(string)
     tls_secret_name = optional(string)
@@ -387,6 +387,13 @@ variable "ingress" {
   validation {
     condition     = startswith(var.ingress.path, "/")
     error_message = "ingress.path must start with '/'."
+  }
+
+  # A Prefix path of "/" (or "/metrics") routes GET /metrics to anyone who reaches the Ingress: the request
+  # counts and latencies are for Prometheus, which scrapes the Service inside the cluster.
+  validation {
+    condition     = !contains(["/", "/metrics", "/metrics/"], var.ingress.path)
+    error_message = "ingress.path \"/\" (or \"/metrics\") would publish /metrics outside the cluster: use \"/api\", the prefix of every API endpoint (Prometheus scrapes the Service directly)."
   }
 
   validation {

@@ -171,7 +171,10 @@ def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform
     assert rendering.only(manifests, "PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
     assert all(c["whenUnsatisfiable"] == "DoNotSchedule"
                for c in deployment["spec"]["template"]["spec"]["topologySpreadConstraints"])
-    annotations = rendering.only(manifests, "Ingress")["metadata"]["annotations"]
+    ingress = rendering.only(manifests, "Ingress")
+    # The default path publishes the API, never /metrics (a Prefix "/" would route it to the internet).
+    assert [path["path"] for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]] == ["/api"]
+    annotations = ingress["metadata"]["annotations"]
     assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
     assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == CERTIFICATE_ARN
@@ -308,6 +311,8 @@ REFUSALS = [
     # The default environment is the safe one: leaving it out never opens the upload endpoint.
     ("default environment without a token", {key: value for key, value in AWS_INPUTS.items() if key != "environment"},
      {}, 'environment "prod" needs upload_token'),
+    ("ingress publishing /metrics", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "path": "/"}}, AWS_SECRETS,
+     'would publish /metrics outside the cluster: use "/api"'),
     ("prod with one replica", {**AWS_INPUTS, "autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
      'environment "prod" needs replicas >= 2 or autoscaling.enabled = true'),
     ("endpoint not a URL", {**LOCAL_INPUTS, "s3_endpoint_url": "host.minikube.internal:5000"}, {},
