@@ -40,8 +40,7 @@ from pathlib import Path
 
 from bench.capacity import PodBench, pod_bench
 from bench.mirror import RESULTS_DIR, SERVICE_PATH, Run, wrk
-from harness import container, processes
-from tests.app import attacks
+from harness import attacks, container, processes
 
 SYNC_STACK = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "1", "GUNICORN_WORKER_CLASS": "sync"}
 HOST_STACKS = {"gevent": {"GUNICORN_WORKER_CLASS": "gevent"}, "sync": SYNC_STACK}

@@ -1,7 +1,7 @@
 """The service under attack, as an attacker or an unlucky client would try it (issue #13).
 
 Real gunicorn with the checked-in config and its defaults (2 gevent workers) on a loopback port; the
-attacks come from tests/app/attacks.py, which the image tests aim at the container the same way.
+attacks come from harness/attacks.py (shared with bench/slow_clients.py), which the image tests aim at the container the same way.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from harness import processes
-from tests.app import attacks
+from harness import attacks, processes
 from tests.app.conftest import log_records
 
 PROBE_TIMEOUT_SECONDS = 1.0

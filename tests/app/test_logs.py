@@ -9,8 +9,7 @@ import contextlib
 
 import requests
 
-from harness import processes
-from tests.app import attacks
+from harness import attacks, processes
 from tests.app.conftest import UPLOAD_TOKEN, log_records
 
 ACCESS_KEY_ID = "AKIALOGTESTKEYID0001"

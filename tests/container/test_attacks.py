@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-from tests.app import attacks
+from harness import attacks
 
 HELD_PER_KIND = 100  # 300 connections at once: idle, slow headers, slow body
 PROBE_TIMEOUT_SECONDS = 1.0

@@ -1,4 +1,5 @@
-"""Hostile and unlucky clients, aimed at a base URL: the process tests use them, and so can the image's.
+"""Hostile and unlucky clients, aimed at a base URL: the process tests, the image tests and
+bench/slow_clients.py use them.
 
 Everything here speaks raw HTTP/1.1 over sockets (an HTTP library would fix up what we mean to send
 broken) and is bounded: a number of connections, a time limit on every wait.
