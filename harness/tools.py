@@ -1,12 +1,16 @@
-"""The Go programs this repository runs (helm, terraform-docs, tflint and its AWS ruleset), built from
-pinned Go modules into a cache outside the checkout: `make tools`.
+"""The Go programs this repository runs (helm, terraform-docs, tflint and its AWS ruleset, and the
+single-node cluster's: Kubernetes, etcd, containerd, the CNI plugins), built from pinned Go modules into
+a cache outside the checkout: `make tools`.
 
     python3 -m harness.tools build [NAME ...]   # build what is missing, one line per tool
     python3 -m harness.tools bin-dir            # the directory to put on PATH (links to the built binaries)
-    python3 -m harness.tools path NAME          # one tool's binary (built if missing)
+    python3 -m harness.tools path NAME [PROGRAM] # one tool's binary (built if missing)
 
 One pinned list: each tool is a wrapper module `tools/<name>/go.mod` whose `tool` directive names the
-program and whose `require` (with `go.sum`) pins it and everything it links. `go install pkg@version`
+program and whose `require` (with `go.sum`) pins it and everything it links. A wrapper may name several
+programs of one module (`tool ( ... )`: kube-apiserver, kubelet, ... from k8s.io/kubernetes, whose go.mod
+repeats that module's `replace` lines against the published staging modules): one `go build` makes them
+all, each named after its package's last element, side by side in the tool's cache directory. `go install pkg@version`
 cannot be used here: it asks the module proxy for the version list to check deprecations, and the
 proxy these machines reach refuses that list for several of the tools.
 
@@ -49,11 +53,26 @@ def cache_root() -> Path:
 @dataclass(frozen=True)
 class Tool:
     name: str
-    package: str  # the `tool` directive: the main package built
+    package: str  # the `tool` directive: the main package built (the first, when the wrapper names several)
     module: str  # the module that package belongs to, whose `require` line is the pin
     version: str
     # `-X` flags: some programs only know their own version when the release build stamps it.
     ldflags: tuple[str, ...] = ()
+    # Every main package of a multi-program wrapper (empty for a one-program wrapper: `package` alone).
+    packages: tuple[str, ...] = ()
+
+    @property
+    def programs(self) -> dict[str, str]:
+        """Program name -> main package: the tool's own name for a one-program wrapper, else each package's
+        last path element (what `go build -o DIR/` names it)."""
+        if not self.packages:
+            return {self.name: self.package}
+        return {package.rsplit("/", 1)[-1]: package for package in self.packages}
+
+    def program(self, name: str) -> Path:
+        if name not in self.programs:
+            raise SystemExit(f"tools: {self.name} builds {', '.join(sorted(self.programs))}, not {name!r}")
+        return self.binary if name == self.name and not self.packages else self.binary.parent / name
 
     @property
     def wrapper(self) -> Path:
@@ -73,6 +92,8 @@ class Tool:
         lets tflint find a plugin its config names with `source` and `version`, without `tflint --init`."""
         if self.name.startswith("tflint-ruleset-"):
             return plugin_dir() / self.module / self.version.removeprefix("v") / self.name
+        if self.packages:  # the first program stands for the build: all are made together
+            return cache_root() / self.name / self.version / next(iter(self.programs))
         return cache_root() / self.name / self.version / self.name
 
 
@@ -80,7 +101,18 @@ class Tool:
 LDFLAGS = {
     "helm": ("-X helm.sh/helm/v4/internal/version.version={version}",
              "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"),
+    # kube::version::ldflags (hack/lib/version.sh): unstamped, every component reports v0.0.0-master.
+    "kubernetes": tuple(f"-X k8s.io/{package}.{key}={{{key}}}"
+                        for package in ("component-base/version", "client-go/pkg/version")
+                        for key in ("gitVersion", "gitMajor", "gitMinor", "gitTreeState")),
+    "containerd": ("-X github.com/containerd/containerd/v2/version.Version={version}",),
 }
+
+
+def _ldflags(name: str, version: str) -> tuple[str, ...]:
+    major, minor = version.removeprefix("v").split(".")[:2]
+    fields = {"version": version, "gitVersion": version, "gitMajor": major, "gitMinor": minor, "gitTreeState": "clean"}
+    return tuple(flag.format(**fields) for flag in LDFLAGS.get(name, ()))
 
 
 def plugin_dir() -> Path:
@@ -110,13 +142,16 @@ def load(name: str) -> Tool:
         known = ", ".join(t.name for t in all_tools())
         raise SystemExit(f"tools: no tool named {name!r} (tools/{name}/go.mod missing); known: {known}")
     go_mod = go_mod_path.read_text()
-    packages = re.findall(r"^tool\s+(\S+)", go_mod, re.MULTILINE)
-    if len(packages) != 1:
-        raise RuntimeError(f"tools/{name}/go.mod must have exactly one `tool` directive, has {len(packages)}")
-    module = _module_of(packages[0], go_mod)
+    packages = re.findall(r"^tool\s+([^\s(]+)", go_mod, re.MULTILINE)
+    block = re.search(r"^tool\s+\(\n(.*?)^\)", go_mod, re.MULTILINE | re.DOTALL)
+    grouped = tuple(line.strip() for line in block.group(1).splitlines() if line.strip()) if block else ()
+    if len(packages) + len(grouped) == 0 or (packages and grouped) or len(packages) > 1:
+        raise RuntimeError(f"tools/{name}/go.mod must have one `tool` directive or one `tool ( ... )` block")
+    module = _module_of((packages or grouped)[0], go_mod)
+    if any(_module_of(package, go_mod) != module for package in grouped):
+        raise RuntimeError(f"tools/{name}/go.mod: the programs of one wrapper come from one module ({module})")
     version = _require_version(go_mod, module)
-    ldflags = tuple(flag.format(version=version) for flag in LDFLAGS.get(name, ()))
-    return Tool(name, packages[0], module, version, ldflags)
+    return Tool(name, (packages or grouped)[0], module, version, _ldflags(name, version), grouped)
 
 
 def all_tools() -> list[Tool]:
@@ -154,16 +189,28 @@ def build(tool: Tool, *, quiet: bool = False) -> Path:
             raise SystemExit(_missing_go_message(tool))
         started = time.monotonic()
         staging = binary.with_name(f".{binary.name}.{os.getpid()}")
-        argv = [go, "build", "-trimpath", "-o", str(staging)]
+        # Several programs: `go build -o DIR/` names each after its package; then each is moved into place.
+        if tool.packages:
+            staging.mkdir()
+        argv = [go, "build", "-trimpath", "-o", f"{staging}/" if tool.packages else str(staging)]
         if tool.ldflags:
             argv += ["-ldflags", " ".join(tool.ldflags)]
         env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
         # A cold build takes minutes: steps.run says so every 10 s, and shows Go's output only if it fails.
-        if steps.run(f"tools: building {tool.name} {tool.version} from tools/{tool.name}", [*argv, tool.package],
-                     cwd=tool.wrapper, env=env) != 0:
+        if steps.run(f"tools: building {tool.name} {tool.version} from tools/{tool.name}",
+                     [*argv, *(tool.packages or (tool.package,))], cwd=tool.wrapper, env=env) != 0:
+            if staging.is_dir():
+                shutil.rmtree(staging, ignore_errors=True)
             staging.unlink(missing_ok=True)
             raise SystemExit(f"tools: building {tool.name} failed (Go's output above)")
-        os.replace(staging, binary)  # never a half-written binary at the path others run
+        if tool.packages:
+            for program in tool.programs:  # the first (binary) last: its presence means all are there
+                if program != binary.name:
+                    os.replace(staging / program, binary.with_name(program))
+            os.replace(staging / binary.name, binary)
+            staging.rmdir()
+        else:
+            os.replace(staging, binary)  # never a half-written binary at the path others run
         stamp_file.write_text(tool.stamp)
         print(f"tools: {tool.name:<20} {tool.version:<10} built in {time.monotonic() - started:5.0f} s, "
               f"{binary.stat().st_size / 2**20:.0f} MiB", flush=True)
@@ -175,24 +222,37 @@ def link(tool: Tool, binary: Path) -> None:
     if tool.name.startswith("tflint-ruleset-"):
         return
     BIN_DIR.mkdir(parents=True, exist_ok=True)
-    staging = BIN_DIR / f".{tool.name}.{os.getpid()}"
-    staging.unlink(missing_ok=True)
-    staging.symlink_to(binary)
-    os.replace(staging, BIN_DIR / tool.name)
+    for program in tool.programs:
+        staging = BIN_DIR / f".{program}.{os.getpid()}"
+        staging.unlink(missing_ok=True)
+        staging.symlink_to(tool.program(program) if tool.packages else binary)
+        os.replace(staging, BIN_DIR / program)
 
 
-def path(name: str) -> Path:
-    """A tool's binary for the harness and the tests: built when missing; where Go is missing, the same
-    program on PATH (a workstation that installed it) is used, and under CI=true a missing one fails."""
+def path(name: str, program: str | None = None) -> Path:
+    """A tool's binary (or one `program` of a multi-program tool) for the harness and the tests: built when
+    missing; where Go is missing, the same program on PATH (a workstation that installed it) is used."""
     tool = load(name)
+    program = program or name
+    tool.program(program)  # a name the tool builds
     if _go() is None and not (tool.binary.exists()):
-        on_path = shutil.which(name)
+        on_path = shutil.which(program)
         if on_path and not name.startswith("tflint-ruleset-"):
             return Path(on_path)
         raise SystemExit(_missing_go_message(tool))
     binary = build(tool, quiet=True)
     link(tool, binary)
-    return binary
+    return tool.program(program) if tool.packages else binary
+
+
+def built(name: str, program: str | None = None) -> Path | None:
+    """A program's binary if `make tools` built it from today's pin, else None (never builds: a caller that
+    would rather skip than spend a cold build, such as the cluster tests outside CI)."""
+    tool = load(name)
+    stamp_file = tool.binary.with_name(f".{tool.binary.name}.stamp")
+    if not (tool.binary.exists() and stamp_file.exists() and stamp_file.read_text() == tool.stamp):
+        return None
+    return tool.program(program or name) if tool.packages else tool.binary
 
 
 def main(argv: list[str]) -> int:
@@ -204,7 +264,7 @@ def main(argv: list[str]) -> int:
         print(plugin_dir())
         return 0
     if command == "path":
-        print(path(names[0]))
+        print(path(*names[:2]))
         return 0
     if command != "build":
         print(__doc__, file=sys.stderr)

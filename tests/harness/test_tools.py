@@ -12,8 +12,15 @@ import sys
 from harness import tools
 from harness.paths import REPO_ROOT
 
-# Each wrapper module pins exactly one program; the ruleset's version must match what .tflint.hcl asks for.
+# Each wrapper module pins one program, or several of one module (the cluster's); the ruleset's version must
+# match what .tflint.hcl asks for.
 EXPECTED_TOOLS = {"helm", "terraform-docs", "tflint", "tflint-ruleset-aws"}
+CLUSTER_PROGRAMS = {
+    "kubernetes": {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"},
+    "etcd": {"etcd"}, "containerd": {"containerd", "containerd-shim-runc-v2", "ctr"},
+    "cni-plugins": {"bridge", "host-local", "loopback", "portmap"}, "coredns": {"coredns"},
+    "kube-router": {"kube-router"},
+}
 
 
 def _tools_command(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -42,6 +49,24 @@ def test_a_warm_cache_builds_nothing_and_says_so():
     assert re.search(r"tools: all \d+ present in .*, nothing built", warm.stdout), warm.stdout
     for name in EXPECTED_TOOLS - {"tflint-ruleset-aws"}:
         assert (tools.BIN_DIR / name).resolve() == tools.load(name).binary
+    for name, programs in CLUSTER_PROGRAMS.items():
+        for program in programs:
+            assert (tools.BIN_DIR / program).resolve() == tools.load(name).program(program)
+
+
+def test_a_wrapper_may_build_several_programs_of_one_module():
+    """tools/kubernetes: one `tool ( ... )` block, one k8s.io/kubernetes pin, its staging modules replaced by the
+    published ones of the same release, and every component stamped with that release (not v0.0.0-master)."""
+    for name, programs in CLUSTER_PROGRAMS.items():
+        assert set(tools.load(name).programs) == programs, name
+    kubernetes = tools.load("kubernetes")
+    assert kubernetes.module == "k8s.io/kubernetes" and kubernetes.version.startswith("v1.35.")
+    staging = kubernetes.version.replace("v1.", "v0.", 1)
+    replaced = re.findall(r"^\s+(k8s\.io/\S+) => (k8s\.io/\S+) (v\S+)$", (kubernetes.wrapper / "go.mod").read_text(),
+                          re.MULTILINE)
+    assert len(replaced) >= 28 and all(old == new and version == staging for old, new, version in replaced)
+    assert f"-X k8s.io/component-base/version.gitVersion={kubernetes.version}" in kubernetes.ldflags
+    assert kubernetes.program("kubelet") == kubernetes.binary.parent / "kubelet"
 
 
 def test_the_built_tools_run_and_report_their_pinned_versions():
