@@ -30,7 +30,7 @@ GO_TOOLS      = $(PYTHON) -m harness.tools build
 # A long step says what it does: a line at its start, one every 10 s, and what it took (harness/steps.py).
 STEP          = $(PYTHON) -m harness.steps
 
-.PHONY: help sandbox test e2e bench docs fmt lint tools clean
+.PHONY: help sandbox test e2e bench docs fmt lint tools clean cluster cluster-down
 .PHONY: image-push lint-python lint-terraform lint-tflint lint-docker lint-yaml lint-shell plan apply release changelog commits
 .PHONY: minikube-start minikube-deploy minikube-url minikube-logs minikube-destroy
 
@@ -65,6 +65,15 @@ sandbox: $(VENV)/.installed ## run the service locally against an S3 emulator (P
 
 test: tools ## the whole offline suite (unit, integration, Terraform on the emulator, chart, sandbox e2e)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+
+# A throwaway single-node Kubernetes cluster (harness/cluster.py) from the binaries `make tools` built; state,
+# logs and its kubeconfig in .cluster/ (KUBECONFIG=.cluster/kubeconfig). `cluster` clears what a killed run
+# left first; `cluster-down` leaves no process, mount, link, iptables chain or cgroup of ours.
+cluster: $(VENV)/.installed ## start the single-node cluster (root; make tools builds its binaries once)
+	$(PY) -m harness.cluster up
+
+cluster-down: $(VENV)/.installed ## stop the single-node cluster and remove every trace of it
+	$(PY) -m harness.cluster down
 
 e2e: $(VENV)/.installed ## plan, apply, call and destroy one environment: make e2e ENV=sandbox|local|aws
 	E2E_ENVIRONMENTS=$(ENV) $(PY) -m pytest tests/e2e -m e2e -k "$(ENV)" -p no:cacheprovider $(PYTEST_ARGS)
