@@ -62,6 +62,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path not in slow_files)  # stable: collection order otherwise
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that tests/cluster goes to one worker as one unit: its files share one
+    single-node cluster (a session fixture per worker process: two workers would start two on one machine)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LoadFileOneCluster(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/cluster" if nodeid.startswith("tests/cluster/") else super()._split_scope(nodeid)
+
+    return LoadFileOneCluster(config, log)
+
+
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("logs")
