@@ -34,6 +34,7 @@ import datetime
 import ipaddress
 import json
 import os
+import shlex
 import shutil
 import signal
 import ssl
@@ -66,6 +67,7 @@ DNS_SERVICE_IP = "198.19.0.10"
 NODE_RANGES = "198.18.0.0/15"  # never routed: nothing from it may leave this node
 CGROUP_ROOT = "mirror-kit-cluster"
 FENCE_CHAIN = "MIRROR-KIT-FENCE"
+OUR_IPSETS = ("KUBE-", "kube-router-", "inet6:KUBE-", "inet6:kube-router")  # kube-router's NetworkPolicy sets
 APISERVER_PORT = 6443
 ETCD_PORTS = (2379, 2380, 2381)
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
@@ -343,7 +345,7 @@ def remove_iptables() -> list[str]:
                 if chain in doomed:
                     continue
                 for rule in rules:
-                    words = rule.split()
+                    words = shlex.split(rule)  # comments are quoted, with spaces
                     if "-j" in words and words[words.index("-j") + 1] in doomed:
                         _run("iptables", "-w", "-t", table, "-D", *words[1:], check=False)
             for chain in doomed:
@@ -352,7 +354,7 @@ def remove_iptables() -> list[str]:
                 if _run("iptables", "-w", "-t", table, "-X", chain, check=False).returncode == 0:
                     removed.append(f"{table}/{chain}")
     for ipset in _run("ipset", "list", "-n", check=False).stdout.split():
-        if ipset.startswith(("KUBE-", "kube-router-", "inet6:KUBE-", "inet6:kube-router")):
+        if ipset.startswith(OUR_IPSETS):
             _run("ipset", "destroy", ipset, check=False)
     return removed
 
@@ -787,6 +789,8 @@ state = "{state}/containerd/state"
         for table in ("filter", "nat", "mangle", "raw"):
             found += [f"iptables {table}/{chain}" for chain, rules in _iptables_chains(table).items()
                       if _ours(chain, rules)]
+        found += [f"ipset {name}" for name in _run("ipset", "list", "-n", check=False).stdout.split()
+                  if name.startswith(OUR_IPSETS)]
         found += [f"cgroup {path}" for path in _cgroup_dirs()]
         return found
 
