@@ -74,6 +74,9 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
 RUNC = "/usr/sbin/runc"
 RUN_RECORD = "run.json"
 START_TIMEOUT = 90
+# The node's names (bridge, address, cgroup, chains) are the machine's: one cluster per machine. This file names
+# the state dir of the clone whose cluster holds them.
+OWNER_FILE = Path("/run/mirror-kit-cluster.owner")
 # kubelet sets these unless protectKernelDefaults; ip_forward and bridge-nf-call-iptables are set for pods.
 SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
            "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes", "net/ipv4/ip_forward",
@@ -482,7 +485,9 @@ class Cluster:
         if problems:
             raise ClusterError("the cluster cannot start here:\n  " + "\n  ".join(problems))
         started = time.monotonic()
+        self._claim()
         stopped = self.down(log=lambda _message: None)
+        OWNER_FILE.write_text(str(self.state.resolve()))
         if stopped:
             log(f"cluster: cleared what an earlier run left: {', '.join(stopped)}")
         for directory in ("pki", "logs", "etcd", "containerd", "kubelet", "cni/net.d", "cni/bin", "pod-logs"):
@@ -558,6 +563,23 @@ class Cluster:
         self.timings["ready"] = time.monotonic() - started
         log(f"cluster: up in {self.timings['ready']:.0f} s (API server ready at {self.timings['apiserver']:.0f} s); "
             f"KUBECONFIG={self.kubeconfig}; logs in {self.logs}")
+
+    def _claim(self) -> None:
+        """Refuse to start while another clone's cluster runs on this machine (it would lose its bridge and rules)."""
+        owner = self._foreign_owner()
+        if owner:
+            raise ClusterError(f"another clone's cluster runs on this machine ({owner}); "
+                               f"stop it first: make cluster-down in {owner.parent}")
+
+    def _foreign_owner(self) -> Path | None:
+        with contextlib.suppress(OSError):
+            owner = Path(OWNER_FILE.read_text().strip())
+            if owner != self.state.resolve() and Cluster(state=owner)._any_alive():
+                return owner
+        return None
+
+    def _any_alive(self) -> bool:
+        return any(_same_process(entry) for entry in self._load().get("processes") or [])
 
     def _host_network(self) -> None:
         _run("ip", "addr", "replace", f"{NODE_IP}/32", "dev", NODE_LINK)
@@ -740,35 +762,40 @@ state = "{state}/containerd/state"
             stopped.append(f"shim {shim.pid}")
             _kill_tree(shim)
         kube_proxy = tools.built("kubernetes", "kube-proxy")
-        if recorded and kube_proxy:
+        foreign = self._foreign_owner()
+        if recorded and kube_proxy and not foreign:
             subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True, timeout=60, check=False)
         kube_router = tools.built("kube-router")
-        if recorded and kube_router:
+        if recorded and kube_router and not foreign:
             subprocess.run([str(kube_router), "--cleanup-config"], capture_output=True, timeout=60, check=False)
         for mount in _our_mounts(self.state.resolve()):
             _run("umount", "-l", mount, check=False)
-        if _run("ip", "link", "show", BRIDGE, check=False).returncode == 0:
-            for line in _run("ip", "-o", "link", "show", "master", BRIDGE, check=False).stdout.splitlines():
-                _run("ip", "link", "delete", line.split(":")[1].strip().split("@")[0], check=False)
-            _run("ip", "link", "delete", BRIDGE, check=False)
-            stopped.append(f"bridge {BRIDGE}")
-        if _node_address_present():
-            _run("ip", "addr", "del", f"{NODE_IP}/32", "dev", NODE_LINK, check=False)
-        if shutil.which("iptables", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
-            remove_iptables()
-        for directory in _cgroup_dirs():
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        _remove_stale_shim_sockets()
-        for name, value in (record.get("sysctls") or {}).items():
-            if value is not None and _read_sysctl(name) != value:
-                _write_sysctl(name, value)
+        if not foreign:  # the machine-wide names belong to another clone's running cluster otherwise
+            if _run("ip", "link", "show", BRIDGE, check=False).returncode == 0:
+                for line in _run("ip", "-o", "link", "show", "master", BRIDGE, check=False).stdout.splitlines():
+                    _run("ip", "link", "delete", line.split(":")[1].strip().split("@")[0], check=False)
+                _run("ip", "link", "delete", BRIDGE, check=False)
+                stopped.append(f"bridge {BRIDGE}")
+            if _node_address_present():
+                _run("ip", "addr", "del", f"{NODE_IP}/32", "dev", NODE_LINK, check=False)
+            if shutil.which("iptables", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
+                remove_iptables()
+            for directory in _cgroup_dirs():
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            _remove_stale_shim_sockets()
+            for name, value in (record.get("sysctls") or {}).items():
+                if value is not None and _read_sysctl(name) != value:
+                    _write_sysctl(name, value)
         if self.state.exists():
             keep_logs = self.state.parent / f"{self.state.name}-logs"
             if self.logs.is_dir() and recorded:  # the last run's logs stay readable after a down
                 shutil.rmtree(keep_logs, ignore_errors=True)
                 shutil.copytree(self.logs, keep_logs)
             shutil.rmtree(self.state, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            if Path(OWNER_FILE.read_text().strip()) == self.state.resolve():
+                OWNER_FILE.unlink()
         if stopped:
             log(f"cluster: stopped {', '.join(stopped)}")
         log("cluster: down; nothing of ours is left (processes, mounts, links, iptables chains, cgroups)")
