@@ -1,6 +1,6 @@
 """`make cluster` / `make cluster-down`: a throwaway single-node Kubernetes cluster on this machine, from the
 binaries `make tools` built out of pinned Go modules (tools/kubernetes, etcd, containerd, cni-plugins, coredns,
-kube-router), for the cluster tests (tests/cluster) and for an engineer's `helm install` by hand.
+kube-router, metrics-server), for the cluster tests (tests/cluster) and for an engineer's `helm install` by hand.
 
     python3 -m harness.cluster up      # clears what an earlier (killed) run left, starts the node, prints the kubeconfig
     python3 -m harness.cluster down    # stops everything and removes every trace
@@ -8,7 +8,8 @@ kube-router), for the cluster tests (tests/cluster) and for an engineer's `helm 
 
 Processes (each in its own session, its log under `<state>/logs/`): etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler, containerd 2.x (Debian's runc, cgroupfs), kubelet (`failCgroupV1: false`: these machines run
-cgroup v1), kube-proxy (iptables), CoreDNS and kube-router's NetworkPolicy controller as host processes.
+cgroup v1), kube-proxy (iptables), CoreDNS, kube-router's NetworkPolicy controller and metrics-server (behind the
+aggregation layer) as host processes.
 Networking stays on this node: pods in 198.18.0.0/24 on the bridge `mkc0` (CNI bridge + host-local, no
 masquerade), Services in 198.19.0.0/20, the node's address 198.19.255.1/32 on `lo`; a rule of
 ours drops anything from the pod range that would leave through another interface. kube-router v2.1.0 is the
@@ -91,7 +92,9 @@ PROGRAMS = {
     "ctr": ("containerd", "ctr"), "bridge": ("cni-plugins", "bridge"), "host-local": ("cni-plugins", "host-local"),
     "loopback": ("cni-plugins", "loopback"), "portmap": ("cni-plugins", "portmap"),
     "coredns": ("coredns", "coredns"), "kube-router": ("kube-router", "kube-router"),
+    "metrics-server": ("metrics-server", "metrics-server"),
 }
+METRICS_SERVER_PORT = 4443
 SYSTEM_COMMANDS = ("ip", "iptables", "iptables-save", "ipset", "mount", "umount", "gcc", "strip")
 
 
@@ -559,6 +562,15 @@ class Cluster:
         router.wait_until(lambda: any(chain.startswith("KUBE-ROUTER-") for chain in _iptables_chains("filter")),
                           30, "enforcing (its iptables chains)")
         self._dns_service()
+        # metrics-server as a host process behind the aggregation layer (the HPA's resource metrics).
+        self._spawn("metrics-server", [
+            binary("metrics-server"), f"--kubeconfig={self.state}/admin.kubeconfig",
+            f"--authentication-kubeconfig={self.state}/admin.kubeconfig",
+            f"--authorization-kubeconfig={self.state}/admin.kubeconfig", f"--bind-address={NODE_IP}",
+            f"--secure-port={METRICS_SERVER_PORT}", f"--cert-dir={self.state}/metrics-server",
+            f"--kubelet-certificate-authority={pki.path('ca.crt')}", "--kubelet-preferred-address-types=InternalIP",
+            "--kubelet-use-node-status-port", "--metric-resolution=10s", "--kubelet-request-timeout=5s"])
+        self._metrics_api()
         self._save(up=True, ready_seconds=round(time.monotonic() - started, 1))
         self.timings["ready"] = time.monotonic() - started
         log(f"cluster: up in {self.timings['ready']:.0f} s (API server ready at {self.timings['apiserver']:.0f} s); "
@@ -729,6 +741,25 @@ state = "{state}/containerd/state"
                                      "endpointslice.kubernetes.io/managed-by": "mirror-kit-cluster"}},
              "addressType": "IPv4", "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
              "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]},
+        ]}
+        self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+    def _metrics_api(self) -> None:
+        """metrics.k8s.io served by the host's metrics-server: a selector-less Service, our EndpointSlice, the APIService
+        (the API server reaches the endpoint directly: --enable-aggregator-routing)."""
+        manifest = {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "metrics-server", "namespace": "kube-system"},
+             "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": METRICS_SERVER_PORT}]}},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": {"name": "metrics-server-host", "namespace": "kube-system",
+                          "labels": {"kubernetes.io/service-name": "metrics-server",
+                                     "endpointslice.kubernetes.io/managed-by": "mirror-kit-cluster"}},
+             "addressType": "IPv4", "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
+             "ports": [{"name": "https", "port": METRICS_SERVER_PORT, "protocol": "TCP"}]},
+            {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": "v1beta1.metrics.k8s.io"},
+             "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": True,
+                      "groupPriorityMinimum": 100, "versionPriority": 100,
+                      "service": {"name": "metrics-server", "namespace": "kube-system", "port": 443}}},
         ]}
         self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
 

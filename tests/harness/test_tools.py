@@ -19,7 +19,7 @@ CLUSTER_PROGRAMS = {
     "kubernetes": {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"},
     "etcd": {"etcd"}, "containerd": {"containerd", "containerd-shim-runc-v2", "ctr"},
     "cni-plugins": {"bridge", "host-local", "loopback", "portmap"}, "coredns": {"coredns"},
-    "kube-router": {"kube-router"},
+    "kube-router": {"kube-router"}, "metrics-server": {"metrics-server"},
 }
 
 
