@@ -13,6 +13,8 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -247,3 +249,44 @@ def assert_private_bucket(aws_client) -> Callable[[str], None]:
             assert statement["Condition"] == condition
 
     return check
+
+
+# --- progress: a long `make test` never goes quiet for long (slow files first leave minutes between dots) ---
+HEARTBEAT_SECONDS = 10.0
+
+
+class _Heartbeat:
+    """On the controlling process: when no test has finished for HEARTBEAT_SECONDS, one line naming what runs."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.running: dict[str, float] = {}
+        self.last = self.started = time.monotonic()
+        self.done = threading.Event()
+        threading.Thread(target=self._beat, daemon=True).start()
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running[nodeid] = time.monotonic()
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.running.pop(nodeid, None)
+        self.last = time.monotonic()
+
+    def pytest_sessionfinish(self) -> None:
+        self.done.set()
+
+    def _beat(self) -> None:
+        while not self.done.wait(HEARTBEAT_SECONDS / 2):
+            now = time.monotonic()
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if now - self.last < HEARTBEAT_SECONDS or not self.running or reporter is None:
+                continue
+            longest = sorted(self.running.items(), key=lambda item: item[1])[:2]
+            names = ", ".join(f"{nodeid} ({now - since:.0f} s)" for nodeid, since in longest)
+            reporter.write_line(f"    ... {now - self.started:.0f} s in, still running: {names}")
+            self.last = now
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controlling process: it reports every worker's results
+        config.pluginmanager.register(_Heartbeat(config), "heartbeat")

@@ -362,14 +362,14 @@ variable "enable_irsa" {
 
 # Node sizing rule (the defaults here and in envs/aws follow it): the nodes at min_size must hold a rolling
 # update of the service at its default replica count, i.e. (replicas + maxSurge) pods at their CPU request:
-# (2 + 1) x 1000m with the chart's defaults (values.yaml: replicaCount 2, maxSurge 1, maxUnavailable 0;
-# requests = limits = 1 CPU, the capacity per pod bench/README.md measures: one gevent worker per CPU of
-# the limit). A node offers its allocatable CPU, vCPUs x 1000m minus EKS's kube-reserved (6% of the first
+# (2 + 1) x 500m with the chart's defaults (values.yaml: replicaCount 2, maxSurge 1, maxUnavailable 0;
+# a 500m request under the 1-CPU limit at which bench/README.md measures a pod's capacity: one gevent
+# worker per CPU of the limit). A node offers its allocatable CPU, vCPUs x 1000m minus EKS's kube-reserved (6% of the first
 # core, 1% of the second, 0.5% of cores 3-4): 1930m on 2 vCPUs, 3920m on 4, minus the system pods' requests,
 # at most 425m on one node (aws-node 25m, kube-proxy 100m, CoreDNS 2 x 100m, metrics-server 100m). So a
-# 2-vCPU type (t3.medium, t3.large, m6i.large) holds one such pod per node and leaves the surge pod of every
-# rollout Pending on two nodes; a 4-vCPU type holds three, so one node fits a rollout and two survive the
-# loss of one. Hence m6i.xlarge (4 vCPUs, not burstable: the request is CPU the pod really gets).
+# 2-vCPU type (t3.medium, t3.large, m6i.large) holds three such pods: one node fits a rollout, but its pods
+# can run at their 1-CPU limits less than two at a time; a 4-vCPU type holds six, and the three pods of a
+# rollout get their full limit at once. Hence m6i.xlarge (4 vCPUs, not burstable: the CPU is really there).
 variable "node_groups" {
   description = "EKS managed node groups, keyed by node group name. Amazon Linux 2023 AMIs; the desired size is only the initial size (later changes are left to the cluster autoscaler); max_unavailable_percentage null keeps EKS's one-node-at-a-time updates. An empty map creates no nodes. The default instance type fits a rolling update of modules/kubernetes-app's defaults on min_size nodes (the sizing rule above this variable in variables.tf)."
   type = map(object({

@@ -351,7 +351,7 @@ variable "resources" {
   default = {
     # The request equals the limit: the HPA's target is relative to the request, and one pod's capacity
     # is measured at 1 CPU (bench/capacity.py).
-    requests = { cpu = "1000m", memory = "256Mi" }
+    requests = { cpu = "500m", memory = "256Mi" }
     limits   = { cpu = "1000m", memory = "512Mi" }
   }
 

@@ -165,15 +165,10 @@ def restricted_namespace(cluster: node.Cluster, prefix: str) -> str:
 @pytest.fixture(scope="session")
 def release(cluster, images, s3) -> Iterator[Release]:
     """The chart installed once for the read-mostly tests: in a namespace labelled restricted, NetworkPolicy
-    ingress limited to the chart's client label (allowExternal false), egress to the emulator on the node.
-
-    One departure from the chart's defaults: a CPU request of 500m instead of 1000m, so that the two replicas,
-    the `helm test` pod and the tests' client pods fit this 2-CPU node (test_rollout.py proves what the
-    defaults do here)."""
+    ingress limited to the chart's client label (allowExternal false), egress to the emulator on the node; the
+    chart's own resources (two 500m replicas, the `helm test` pod and the tests' client pods fit this node)."""
     namespace = restricted_namespace(cluster, "mirror")
-    values = chart_values(images, s3, networkPolicy={"allowExternal": False},
-                          resources={"requests": {"cpu": "500m", "memory": "256Mi"},
-                                     "limits": {"cpu": "1000m", "memory": "512Mi"}})
+    values = chart_values(images, s3, networkPolicy={"allowExternal": False})
     started = time.monotonic()
     result = install(cluster, namespace, values)
     if result.returncode != 0:

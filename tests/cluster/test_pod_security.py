@@ -1,13 +1,15 @@
 """Pod Security `restricted` on the node: the release namespace refuses a privileged pod and admits the chart's
-pods; and the namespace envs/local and envs/aws let Helm create (`create_namespace = true`) carries no label."""
+pods; and the namespace modules/kubernetes-app creates for envs/local and envs/aws (`create_namespace = true`)
+carries the labels that enforce it."""
 
 from __future__ import annotations
 
 import json
 import secrets
 
-import pytest
+import hcl2
 
+from harness.paths import REPO_ROOT
 from tests.cluster.conftest import RELEASE, chart_values, helm_cli, install
 
 PRIVILEGED = {
@@ -42,19 +44,33 @@ def test_the_charts_pods_are_admitted_and_run_under_restricted(cluster, release)
     assert "violates PodSecurity" not in events
 
 
-@pytest.mark.xfail(strict=True, reason="defect: envs/local and envs/aws set create_namespace = true, and the "
-                   "namespace Helm creates has no pod-security.kubernetes.io/enforce label, so `restricted` is "
-                   "promised (chart README, modules/kubernetes-app) but not enforced: a privileged pod is admitted")
-def test_the_namespace_the_envs_create_enforces_restricted(cluster, images, s3):
-    """envs/local and envs/aws install with `create_namespace = true`: exactly `helm install --create-namespace`."""
+def _module_namespace_labels() -> dict[str, str]:
+    """The labels modules/kubernetes-app gives the namespace it creates (its kubernetes_namespace_v1), read from
+    the module's source: the kubernetes provider cannot be installed on this machine, so the test creates the
+    object the resource describes and installs the chart into it as helm_release then does."""
+    with (REPO_ROOT / "modules" / "kubernetes-app" / "main.tf").open() as handle:
+        resources = hcl2.load(handle)["resource"]
+    (namespace,) = [body for block in resources for kind, named in block.items()
+                    if kind.strip('"') == "kubernetes_namespace_v1" for body in named.values()]
+    (metadata,) = namespace["metadata"]
+    return {key.strip('"'): value.strip('"') for key, value in metadata["labels"].items()}
+
+
+def test_the_namespace_the_module_creates_enforces_restricted(cluster, images, s3):
+    """envs/local and envs/aws set `create_namespace = true`: the module creates the namespace with its Pod
+    Security labels (Helm's own --create-namespace made an unlabelled one, which admitted a privileged pod)."""
     namespace = f"created-{secrets.token_hex(3)}"
+    labels = _module_namespace_labels()
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     try:
+        cluster.kubectl("create", "namespace", namespace)
+        cluster.kubectl("label", "namespace", namespace, *(f"{key}={value}" for key, value in labels.items()))
         result = install(cluster, namespace, chart_values(images, s3, replicaCount=1,
-                                                          resources={"requests": {"cpu": "100m"}}),
-                         "--create-namespace")
+                                                          resources={"requests": {"cpu": "100m"}}))
         assert result.returncode == 0, result.stderr
         refused = _create(cluster, namespace, PRIVILEGED)
-        assert refused.returncode != 0, "a privileged pod was admitted in the namespace the release created"
+        assert refused.returncode != 0, "a privileged pod was admitted in the namespace the module creates"
+        assert 'violates PodSecurity "restricted:latest"' in refused.stderr
     finally:
         helm_cli(cluster, "uninstall", RELEASE, "--namespace", namespace, "--timeout", "60s")
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

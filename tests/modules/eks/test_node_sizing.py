@@ -2,8 +2,8 @@
 
 The rule and its figures are written once, above `node_groups` in modules/eks/variables.tf: at min_size,
 the nodes' allocatable CPU minus the system pods' requests must fit (replicas + maxSurge) pods at the
-chart's CPU request. With 2-vCPU nodes one pod fits per node, so the surge pod of every rollout after the
-first stayed Pending on the two t3.medium nodes envs/aws used to default to. The chart's figures are read
+chart's CPU request. With the chart's former 1000m request one pod fitted per 2-vCPU node, so the surge pod of
+every rollout after the first stayed Pending on the two t3.medium nodes envs/aws used to default to. The chart's figures are read
 from its values.yaml; the node figures from the plans of modules/eks and envs/aws (test_aws_side_plan.py).
 """
 
@@ -18,7 +18,7 @@ ADMIN = "arn:aws:iam::123456789012:role/gitlab-apply"
 
 def test_the_rule_reproduces_the_figures_it_states():
     assert allocatable_millicpu(2) == 1930 and allocatable_millicpu(4) == 3920
-    assert rollout_millicpu() == (3, 1000)
+    assert rollout_millicpu() == (3, 500)
 
 
 def test_the_module_default_node_group_fits_a_rollout_at_its_minimum(eks_module, cluster_name):
