@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -107,8 +108,22 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     print(f"validating {len(roots)} roots, {WORKERS} at a time (init + validate, one line per root as it ends)",
           flush=True)
+    finished: list[Result] = []
+    quiet = threading.Event()
+
+    def report(result: Result) -> None:
+        finished.append(result)
+        print(result.line(), flush=True)
+
+    def heartbeat() -> None:  # a first init on a busy machine can take longer than that
+        while not quiet.wait(10):
+            print(f"... {len(finished)} of {len(roots)} roots done after {time.monotonic() - started:.0f} s",
+                  flush=True)
+
+    threading.Thread(target=heartbeat, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="terraform-validate-") as workdir:
-        results = validate_all(roots, Path(workdir), on_result=lambda result: print(result.line(), flush=True))
+        results = validate_all(roots, Path(workdir), on_result=report)
+    quiet.set()
     failed = [result for result in results if not result.ok]
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {time.monotonic() - started:.1f} s "
           f"(providers: {'helm/kubernetes stand-ins, ' if terraform.standin_mirror() else ''}"

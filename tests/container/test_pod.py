@@ -14,8 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+import yaml
 
 from harness import processes
+from harness.container import CHART_DIR
 from harness.container import run_arguments as container_flags
 from tests.container.conftest import EMULATOR_SECRET, UPLOAD_TOKEN
 
@@ -38,7 +40,8 @@ def test_health_readiness_version_and_mirror(served) -> None:
     assert requests.get(f"{served.url}/api/health", timeout=5).status_code == 200
     # Each worker checks the bucket for itself (and caches a failure for a few seconds on a slow emulator).
     served.wait_answering("/api/ready", timeout=30, in_a_row=5)
-    assert requests.get(f"{served.url}/api/version", timeout=5).json()["version"] == "0.1.0"  # the chart's appVersion
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert requests.get(f"{served.url}/api/version", timeout=5).json()["version"] == chart["appVersion"]
     assert requests.get(f"{served.url}/api/mirror?word=fOoBar25", timeout=5).json() == {"transformed": "52RAbOoF"}
     refused = requests.get(f"{served.url}/api/mirror", timeout=5)
     assert refused.status_code == 400 and refused.headers["Content-Type"].startswith("application/json")

@@ -23,6 +23,7 @@ from tests.modules.kubernetes_app import rendering
 from tests.modules.kubernetes_app.rendering import KUBE_VERSIONS
 
 VALUE_SETS = sorted(rendering.ci_value_sets())
+CHART = yaml.safe_load((rendering.CHART_DIR / "Chart.yaml").read_text())
 SELECTOR = {"app.kubernetes.io/name": "mirror-service", "app.kubernetes.io/instance": rendering.RELEASE}
 CONTRACT_SETTINGS = {"S3_BUCKET", "S3_PREFIX", "AWS_REGION", "APP_VERSION", "LOG_LEVEL", "MAX_WORD_LENGTH",
                      "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_WORKER_CONNECTIONS", "GUNICORN_THREADS",
@@ -82,7 +83,7 @@ def test_labels_follow_helm_practice_and_selectors_stay_minimal(name):
     assert rendering.only(manifests, "Service")["spec"]["selector"] == SELECTOR
     for manifest in manifests:
         labels = manifest["metadata"]["labels"]
-        assert labels["helm.sh/chart"] == "mirror-service-0.3.0"
+        assert labels["helm.sh/chart"] == f"mirror-service-{CHART['version']}"
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
         assert labels["app.kubernetes.io/instance"] == rendering.RELEASE
         assert "app.kubernetes.io/version" in labels
@@ -107,7 +108,8 @@ def test_defaults_render_a_complete_hardened_deployment():
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
-    assert container["image"] == "mirror-service:0.1.0" and container["imagePullPolicy"] == "IfNotPresent"
+    # The image tag defaults to the chart's appVersion (what `make release` sets, the tag the pipeline pushes).
+    assert container["image"] == f"mirror-service:{CHART['appVersion']}" and container["imagePullPolicy"] == "IfNotPresent"
     assert container["ports"] == [{"name": "http", "containerPort": 4545, "protocol": "TCP"}]
     assert container["startupProbe"]["httpGet"] == {"path": "/api/health", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/api/health", "port": "http"}
