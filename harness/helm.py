@@ -9,6 +9,7 @@ merged by Helm itself (the way the helm provider hands them over).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -50,8 +51,6 @@ def _run(args: list[str], values: dict | None, timeout: float = 120) -> subproce
 
 def _helm_env() -> dict[str, str]:
     """No kubeconfig, no repositories, no plugins of the user's: a render depends on the chart and values only."""
-    import os
-
     scratch = Path(tempfile.gettempdir()) / "harness-helm-home"
     return {**os.environ, "HELM_CONFIG_HOME": str(scratch / "config"), "HELM_CACHE_HOME": str(scratch / "cache"),
             "HELM_DATA_HOME": str(scratch / "data"), "KUBECONFIG": "/dev/null"}

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psutil
 
-from harness import processes, terraform
+from harness import processes, steps, terraform
 
 REPO_ROOT = processes.REPO_ROOT
 ROOT_RELATIVE = Path("envs/sandbox")
@@ -503,20 +503,9 @@ def _ready_lines(sandbox: Sandbox, service: processes.ManagedProcess, token: str
     return lines
 
 
-@contextlib.contextmanager
-def _still(doing: str, started: float, every: float = 10.0):
-    """A line every `every` seconds while the block runs, so a slow step never looks like a hang."""
-    done = threading.Event()
-
-    def beat() -> None:
-        while not done.wait(every):
-            _say(f"sandbox: still {doing} ({time.monotonic() - started:.0f}s)")
-
-    threading.Thread(target=beat, daemon=True).start()
-    try:
-        yield
-    finally:
-        done.set()
+def _still(doing: str, started: float):
+    """A line every 10 s while the block runs (harness/steps.py)."""
+    return steps.still(lambda: f"sandbox: still {doing} ({time.monotonic() - started:.0f}s)")
 
 
 def _run(sandbox: Sandbox, stop_requested: threading.Event, stop_streaming: threading.Event, token: str,

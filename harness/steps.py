@@ -8,9 +8,11 @@ Standard library only: the Makefile runs it with the system Python before any vi
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +40,23 @@ def run(title: str, argv: list[str], heartbeat: float = HEARTBEAT_SECONDS, *, cw
             return code
     print(f"==> {title}: done in {took:.0f} s", flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def still(message, every: float = HEARTBEAT_SECONDS):
+    """While the block runs, `message()` (the line to print, built at that moment) every `every` seconds,
+    so a slow step in-process never looks like a hang."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(every):
+            print(message(), flush=True)
+
+    threading.Thread(target=beat, daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def main(argv: list[str]) -> int:

@@ -15,13 +15,12 @@ import os
 import re
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import terraform
+from harness import steps, terraform
 from harness.processes import REPO_ROOT
 
 TREES = ("envs", "modules")  # what a root's relative `source = "../.."` may reach
@@ -109,21 +108,16 @@ def main(argv: list[str]) -> int:
     print(f"validating {len(roots)} roots, {WORKERS} at a time (init + validate, one line per root as it ends)",
           flush=True)
     finished: list[Result] = []
-    quiet = threading.Event()
 
     def report(result: Result) -> None:
         finished.append(result)
         print(result.line(), flush=True)
 
-    def heartbeat() -> None:  # a first init on a busy machine can take longer than that
-        while not quiet.wait(10):
-            print(f"... {len(finished)} of {len(roots)} roots done after {time.monotonic() - started:.0f} s",
-                  flush=True)
-
-    threading.Thread(target=heartbeat, daemon=True).start()
-    with tempfile.TemporaryDirectory(prefix="terraform-validate-") as workdir:
+    # a first init on a busy machine can take longer than 10 s: say so meanwhile
+    progress = steps.still(lambda: f"... {len(finished)} of {len(roots)} roots done after "
+                                   f"{time.monotonic() - started:.0f} s")
+    with progress, tempfile.TemporaryDirectory(prefix="terraform-validate-") as workdir:
         results = validate_all(roots, Path(workdir), on_result=report)
-    quiet.set()
     failed = [result for result in results if not result.ok]
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {time.monotonic() - started:.1f} s "
           f"(providers: {'helm/kubernetes stand-ins, ' if terraform.standin_mirror() else ''}"
