@@ -86,6 +86,7 @@ bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs
 	$(PY) -m bench.mirror
 	$(PY) -m bench.slow_clients
 	$(PY) -m bench.terraform_apply
+	$(PY) -m bench.sandbox_start
 	$(PY) -m bench.capacity
 
 .PHONY: image
