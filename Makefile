@@ -94,7 +94,7 @@ image: ## build app/Dockerfile with docker or podman (BASE_IMAGE, IMAGE, APP_VER
 	$(PYTHON) -m harness.container build
 
 .PHONY: validate
-validate: $(VENV)/.installed ## terraform init + validate of every root, example and module (offline: helm stand-in)
+validate: $(VENV)/.installed ## terraform init + validate of every root, example and module (offline: helm/kubernetes built from tools/)
 	$(PY) -m harness.validate
 
 docs: $(VENV)/.installed ## regenerate the inputs/outputs tables (terraform-docs) and the chart's parameter table
