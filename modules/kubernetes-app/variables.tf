@@ -151,8 +151,9 @@ variable "image_pull_credentials" {
 ################################################################################
 # Secrets
 # Passed to Helm with set_sensitive only (secrets.tf); never in values, never in outputs. Rules that combine
-# them with each other or with environment are the chart's, written once in templates/_validate.tpl, whose
-# messages name these inputs too: Terraform hands the chart every value, so the chart sees each consumer's.
+# them with each other or with environment (like "prod needs >= 2 replicas" for replicas and autoscaling) are
+# the chart's, written once in templates/_validate.tpl, whose messages name these inputs too: Terraform hands
+# the chart every value, so the chart sees each consumer's.
 ################################################################################
 
 variable "upload_token" {
@@ -337,11 +338,6 @@ variable "replicas" {
     condition     = var.replicas >= 1 && var.replicas <= 100 && floor(var.replicas) == var.replicas
     error_message = "replicas must be a whole number from 1 to 100."
   }
-
-  validation {
-    condition     = var.environment != "prod" || var.autoscaling.enabled || var.replicas >= 2
-    error_message = "environment \"prod\" needs replicas >= 2 or autoscaling.enabled = true: a single pod means downtime on every node drain."
-  }
 }
 
 variable "autoscaling" {
@@ -363,11 +359,6 @@ variable "autoscaling" {
   validation {
     condition     = var.autoscaling.target_cpu_utilization_percentage >= 1 && var.autoscaling.target_cpu_utilization_percentage <= 100
     error_message = "autoscaling.target_cpu_utilization_percentage must be between 1 and 100."
-  }
-
-  validation {
-    condition     = var.environment != "prod" || !var.autoscaling.enabled || var.autoscaling.min_replicas >= 2
-    error_message = "environment \"prod\" with autoscaling needs autoscaling.min_replicas >= 2."
   }
 }
 

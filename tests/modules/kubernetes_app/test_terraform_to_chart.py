@@ -316,6 +316,10 @@ CHART_REFUSALS = [
      {}, "environment prod requires an upload token"),
     ("half a key pair", LOCAL_INPUTS, {"s3_access_key_id": EMULATOR_KEY_ID},
      "(Terraform module: s3_access_key_id and s3_secret_access_key)"),
+    ("prod with one replica", {**AWS_INPUTS, "autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
+     "(Terraform module: replicas, autoscaling)"),
+    ("prod autoscaling from one replica", {**AWS_INPUTS, "autoscaling": {"enabled": True, "min_replicas": 1}},
+     AWS_SECRETS, "(Terraform module: autoscaling.min_replicas)"),
     ("a token and an existing Secret", {**AWS_INPUTS, "existing_secret_name": "mirror-secrets"}, AWS_SECRETS,
      "(Terraform module: existing_secret_name, or upload_token / s3_access_key_id)"),
 ]
@@ -339,8 +343,6 @@ REFUSALS = [
     # (why, inputs, secrets, fragment of the message)
     ("ingress publishing /metrics", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "path": "/"}}, AWS_SECRETS,
      'would publish /metrics outside the cluster: use "/api"'),
-    ("prod with one replica", {**AWS_INPUTS, "autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
-     'environment "prod" needs replicas >= 2 or autoscaling.enabled = true'),
     ("endpoint not a URL", {**LOCAL_INPUTS, "s3_endpoint_url": "host.minikube.internal:5000"}, {},
      "s3_endpoint_url must be an http:// or https:// URL"),
     ("token with a comma", LOCAL_INPUTS, {"upload_token": "has,comma-0123456789"},

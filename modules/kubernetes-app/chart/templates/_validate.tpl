@@ -1,7 +1,7 @@
 {{/*
 Rules across several values, which values.schema.json cannot state with a readable message, written once: the
 Terraform module does not repeat them (it hands the chart every value, secrets through set_sensitive), so its
-consumers meet them at apply, and each message about a secret names the module's input as well.
+consumers meet them at apply, and each message about a secret or about prod names the module's input as well.
 Every message says what to change. Included from deployment.yaml, so any render, lint or install stops here.
 */}}
 {{- define "mirror-service.validateValues" -}}
@@ -15,10 +15,10 @@ Every message says what to change. Included from deployment.yaml, so any render,
 {{- $errors = append $errors "environment prod requires an upload token: set secrets.uploadToken (through a secret channel) or secrets.existingSecret with an UPLOAD_TOKEN key (Terraform module: upload_token or existing_secret_name)." }}
 {{- end }}
 {{- if and $prod (not $v.autoscaling.enabled) (lt (int $v.replicaCount) 2) }}
-{{- $errors = append $errors (printf "environment prod needs at least 2 replicas to survive a node drain or a rollout: set replicaCount >= 2 (got %d) or autoscaling.enabled with minReplicas >= 2." (int $v.replicaCount)) }}
+{{- $errors = append $errors (printf "environment prod needs at least 2 replicas to survive a node drain or a rollout: set replicaCount >= 2 (got %d) or autoscaling.enabled with minReplicas >= 2 (Terraform module: replicas, autoscaling)." (int $v.replicaCount)) }}
 {{- end }}
 {{- if and $prod $v.autoscaling.enabled (lt (int $v.autoscaling.minReplicas) 2) }}
-{{- $errors = append $errors (printf "environment prod needs autoscaling.minReplicas >= 2 (got %d)." (int $v.autoscaling.minReplicas)) }}
+{{- $errors = append $errors (printf "environment prod needs autoscaling.minReplicas >= 2 (got %d) (Terraform module: autoscaling.min_replicas)." (int $v.autoscaling.minReplicas)) }}
 {{- end }}
 {{- if ne (empty $v.secrets.awsAccessKeyId) (empty $v.secrets.awsSecretAccessKey) }}
 {{- $errors = append $errors "secrets.awsAccessKeyId and secrets.awsSecretAccessKey go together: set both (dev: emulator or Minikube) or neither (Pod Identity/IRSA) (Terraform module: s3_access_key_id and s3_secret_access_key)." }}
