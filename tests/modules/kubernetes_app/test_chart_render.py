@@ -421,7 +421,9 @@ def test_gthread_is_sync_with_threads():
     ({"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": 4}, True),
     ({"GUNICORN_WORKER_CLASS": "eventlet"}, False),
     ({"FORWARDED_ALLOW_IPS": "10.0.0.0/16,alb.internal"}, False),
-], ids=["gevent-keepalive-0", "sync-keepalive-0", "gevent-threads", "gthread", "unknown-class", "host-name-forwarder"])
+    ({"GUNICORN_TIMEOUT": 1000000}, False),  # rendered as 1000000, not YAML's float 1e+06; above the service's bound
+], ids=["gevent-keepalive-0", "sync-keepalive-0", "gevent-threads", "gthread", "unknown-class", "host-name-forwarder",
+        "big-number"])
 def test_chart_passes_server_settings_through_and_the_service_judges_them(server, service_starts):
     """The chart does not re-validate server settings: it renders them unchanged, and the service's own validation
     (mirror_service.config.load_all, what gunicorn.conf.py reports before any worker starts) accepts or refuses."""

@@ -147,7 +147,7 @@ The rule and the measurements behind it: bench/README.md, "The chart's sizing".
 {{- max 1 $cpus }}
 {{- end }}
 
-{{/* An unset server setting: absent, null or "". */}}
+{{/* "true" when server.<name> is set: not absent, null or "" (unset, the service's default applies). */}}
 {{- define "mirror-service.serverSettingSet" -}}
 {{- $value := index .Values.server .name }}
 {{- if not (or (kindIs "invalid" $value) (eq (toString $value) "")) }}true{{ end }}
