@@ -311,7 +311,7 @@ variable "extra_env" {
 ################################################################################
 
 variable "server" {
-  description = "The service's server (gunicorn) settings, by the environment variable names the service reads (app/README.md, Configuration), e.g. `{ GUNICORN_KEEPALIVE = \"65\", FORWARDED_ALLOW_IPS = \"10.0.0.0/16\" }`. Passed unchanged to the chart's `server` values and on to the pods; the service validates them at start (a bad value: the pods exit with one `configuration error:` line, and `atomic` rolls the release back). Unset: WEB_CONCURRENCY one per CPU of resources.limits.cpu and GUNICORN_WORKER_CONNECTIONS the pod's 2,000 shared by them (the chart's sizing), the service's defaults otherwise."
+  description = "The service's server (gunicorn) settings, by the environment variable names the service reads (app/README.md, Configuration), e.g. `{ GUNICORN_KEEPALIVE = \"65\", FORWARDED_ALLOW_IPS = \"10.0.0.0/16\" }`. Passed unchanged to the chart's `server` values and on to the pods; the service validates them at start (a bad value: the pods exit with one `configuration error:` line, and `atomic` rolls the release back). Unset: WEB_CONCURRENCY one per CPU of resources.limits.cpu and GUNICORN_WORKER_CONNECTIONS the pod's connection budget shared by them (the chart's sizing helpers), the service's defaults otherwise."
   # One map, not an object listing every setting: the service owns the names, bounds and defaults
   # (app/mirror_service/config.py), so a new setting needs no change here (an object type would also drop
   # an attribute it does not declare, silently).
