@@ -32,7 +32,7 @@ from pathlib import Path
 
 import boto3
 
-from bench.mirror import EXPECTED_BODY, RESULTS_DIR, SERVICE_PATH, Run, parse_wrk
+from bench.mirror import EXPECTED_BODY, RESULTS_DIR, SERVICE_PATH, Run, parse_wrk, wrk_command
 from harness import container, processes
 
 TARGET_RATIO = 0.6
@@ -145,8 +145,7 @@ def with_worker_class(env: dict[str, str]) -> dict[str, str]:
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> Run:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *(["-s", str(script)] if script else []),
-            url]
+    argv = wrk_command(url, seconds, connections, script=script)  # pinned to its own CPU, as in bench/mirror.py
     return parse_wrk(subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout)
 
 
