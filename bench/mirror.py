@@ -4,7 +4,8 @@ then the instructions per request (bench/instructions.py) beside them.
 Both servers run under the checked-in app/gunicorn.conf.py with the same settings (the environment's
 WEB_CONCURRENCY / GUNICORN_THREADS / GUNICORN_KEEPALIVE, else the config's defaults) on free loopback
 ports. wrk runs pinned to the last CPU (taskset) and the servers to the others, so the load generator
-never takes a server's core. Each round warms both up, then loads each for the same time with wrk, one
+never takes a server's core; WEB_CONCURRENCY, unless set, is then one worker per CPU the servers may
+use, the service's own rule (one gevent worker per CPU, as the chart sets it per CPU of its limit). Each round warms both up, then loads each for the same time with wrk, one
 after the other, so a noisy neighbour hits both alike. The report is the median over rounds and how far
 apart the rounds were; the JSON goes to bench/results/.
 
@@ -100,6 +101,7 @@ def start(name: str, app_uri: str | None, logs_dir: Path) -> processes.ManagedPr
     port = processes.free_port()
     env = processes.service_environment(
         HOST=processes.LOOPBACK, PORT=str(port),
+        **{"WEB_CONCURRENCY": str(len(SERVER_CPUS.split(",")))},
         **{key: os.environ[key] for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_KEEPALIVE")
            if key in os.environ},
     )
@@ -135,7 +137,7 @@ def gunicorn_settings() -> dict:
     """The settings both servers ran with, as gunicorn.conf.py resolved them."""
     from mirror_service.config import load_all
 
-    _, server = load_all()
+    _, server = load_all({"WEB_CONCURRENCY": str(len(SERVER_CPUS.split(","))), **os.environ})
     return {"workers": server.workers, "threads": server.threads, "keepalive": server.keepalive}
 
 
@@ -192,7 +194,7 @@ def run_benchmark(args: argparse.Namespace, logs_dir: Path) -> int:
             max(service["spread"], bare["spread"]) <= TARGET_SPREAD,
     }
     print()
-    print(f"wrk on CPU {WRK_CPU}, servers on CPU {SERVER_CPUS}; load average "
+    print(f"wrk on CPU {WRK_CPU}, servers on CPU {SERVER_CPUS} ({gunicorn_settings()['workers']} workers each); load average "
           f"{' '.join(f'{n:.1f}' for n in os.getloadavg())}")
     print(f"{'median of ' + str(args.rounds):14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'spread':>7}")
     for name, summary in (("service", service), ("bare WSGI", bare)):
