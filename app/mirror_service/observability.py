@@ -95,11 +95,11 @@ class AccessLog:
 
     The line bypasses the logging module's record machinery on purpose: building a LogRecord and
     formatting it generically costs more than answering /api/mirror does, and this line is written
-    for every request. It is also not built by json.dumps: the field names and the constant fields are
-    formatted once, and each request only escapes its strings with the JSON encoder's own C function
-    (bench/README.md has the instructions before and after). The line still obeys the `mirror_service.requests` logger's level (LOG_LEVEL), and every string a
-    client can influence (path, request id) goes through that escaping, so the line is valid JSON
-    whatever they hold.
+    for every request. Nor is it built by json.dumps: the constant fields are formatted once, and each
+    request only escapes its strings with the JSON encoder's own C function (70,000 instructions per
+    request before, 25,000 after; bench/README.md). The line still obeys the `mirror_service.requests`
+    logger's level (LOG_LEVEL), and every string a client can influence (path, request id) goes through
+    that escaping, so the line is valid JSON whatever they hold.
     """
 
     def __init__(self) -> None:
