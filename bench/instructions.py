@@ -172,7 +172,8 @@ def breakdown(counts: dict[str, float]) -> dict[str, float]:
     }
 
 
-def report(counts: dict[str, float], before: dict | None) -> dict[str, bool]:
+def report(counts: dict[str, float], before: dict | None, print_checks: bool = True) -> dict[str, bool]:
+    """Print the counts and the breakdown beside `before`; the checks too unless the caller prints them with its own."""
     parts = breakdown(counts)
     before_counts = (before or {}).get("counts")
     before_parts = breakdown(before_counts) if before_counts else {}
@@ -196,9 +197,10 @@ def report(counts: dict[str, float], before: dict | None) -> dict[str, bool]:
         <= TARGET_FLASK_FACTOR * counts["bare Flask"],
         f"log line <= {TARGET_LOG_SHARE:.0%} of the request's instructions": log_share <= TARGET_LOG_SHARE,
     }
-    print()
-    for check, passed in checks.items():
-        print(f"{'PASS' if passed else 'FAIL'}  {check}")
+    if print_checks:
+        print()
+        for check, passed in checks.items():
+            print(f"{'PASS' if passed else 'FAIL'}  {check}")
     if not all(checks.values()):
         print("  what each behaviour costs per request is the breakdown above; none of them is dropped to pass")
     return checks

@@ -209,7 +209,7 @@ def run_benchmark(args: argparse.Namespace, logs_dir: Path) -> int:
         print("\n" + instructions.HEADLINE, flush=True)
         with tempfile.TemporaryDirectory(prefix="mirror-instructions-") as work:
             counts = instructions.measure(instructions.DEFAULTS, Path(work))
-        checks.update(instructions.report(counts, instructions.load_before()))
+        checks.update(instructions.report(counts, instructions.load_before(), print_checks=False))
     print()
     for check, passed in checks.items():
         print(f"{'PASS' if passed else 'FAIL'}  {check}")
