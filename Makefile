@@ -81,8 +81,9 @@ e2e: $(VENV)/.installed ## plan, apply, call and destroy one environment: make e
 # e2e timeouts: the Minikube and EKS tests carry their own (3 h, tests/e2e/test_kubernetes_environments.py),
 # above a real apply + destroy; Terraform is stopped with SIGINT, never killed, so no state lock is left held.
 
-bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs wrk); s3-staging apply + destroy on moto
+bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling, its instructions per request (installs wrk, valgrind); s3-staging apply + destroy on moto
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
 	$(PY) -m bench.mirror
 	$(PY) -m bench.slow_clients
 	$(PY) -m bench.terraform_apply
