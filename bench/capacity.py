@@ -120,9 +120,14 @@ def pod_bench(log=print) -> Iterator[PodBench]:
 
 
 def settings_to_compare(pod: container.Pod) -> dict[str, dict[str, str]]:
-    chart = {key: pod.env[key] for key in ("WEB_CONCURRENCY", "GUNICORN_THREADS")}
+    # The chart renders only the server settings it sets (or derives, like the worker count); the service's
+    # own defaults fill in the rest: read them the way the pod's gunicorn does.
+    from mirror_service.config import load_server_settings
+
+    server = load_server_settings(pod.env)
+    chart = {"WEB_CONCURRENCY": str(server.workers), "GUNICORN_THREADS": str(server.threads)}
     workers = chart["WEB_CONCURRENCY"]
-    chart_class = pod.env.get("GUNICORN_WORKER_CLASS", "sync")  # the chart sets it once it offers gevent
+    chart_class = server.worker_class
     # gunicorn's rule: the sync worker class with threads > 1 runs the gthread worker.
     shown_class = "gthread" if chart_class == "sync" and int(chart["GUNICORN_THREADS"]) > 1 else chart_class
     compared = {

@@ -139,6 +139,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+def load_server_settings(environ: Mapping[str, str] | None = None) -> ServerSettings:
+    """gunicorn's settings alone from `environ` (what a pod with that environment runs); ConfigError if invalid."""
+    read = _Reader(os.environ if environ is None else environ)
+    server_settings = _read_server_settings(read)
+    read.raise_if_invalid()
+    return server_settings
+
+
 def load_all(environ: Mapping[str, str] | None = None) -> tuple[Settings, ServerSettings]:
     """Both groups, with every problem of both in one ConfigError (what gunicorn.conf.py reports)."""
     read = _Reader(os.environ if environ is None else environ)
