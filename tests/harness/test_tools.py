@@ -9,12 +9,12 @@ import re
 import subprocess
 import sys
 
-from harness import tools
+from harness import terraform, tools
 from harness.paths import REPO_ROOT
 
 # Each wrapper module pins one program, or several of one module (the cluster's); the ruleset's version must
 # match what .tflint.hcl asks for.
-EXPECTED_TOOLS = {"helm", "terraform-docs", "tflint", "tflint-ruleset-aws"}
+EXPECTED_TOOLS = {"helm", "terraform-docs", "tflint", "tflint-ruleset-aws", *terraform.BUILT_PROVIDERS}
 CLUSTER_PROGRAMS = {
     "kubernetes": {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"},
     "etcd": {"etcd"}, "containerd": {"containerd", "containerd-shim-runc-v2", "ctr"},
@@ -32,7 +32,12 @@ def test_each_tool_is_one_pinned_wrapper_module():
     found = {tool.name: tool for tool in tools.all_tools()}
     assert EXPECTED_TOOLS <= set(found)
     for tool in found.values():
-        assert re.fullmatch(r"v\d+\.\d+\.\d+", tool.version), f"{tool.name} is pinned to a release: {tool.version}"
+        if tool.name in terraform.BUILT_PROVIDERS:
+            # v2+ releases have no /vN module path: a commit, as a pseudo-version, and the version it builds
+            assert re.fullmatch(r"v\d+\.\d+\.\d+-0\.\d{14}-[0-9a-f]{12}", tool.version), tool.version
+            assert re.fullmatch(r"\d+\.\d+\.\d+", terraform.built_provider_version(tool.name))
+        else:
+            assert re.fullmatch(r"v\d+\.\d+\.\d+", tool.version), f"{tool.name} is pinned to a release: {tool.version}"
         assert (tool.wrapper / "go.sum").read_text().count(f"{tool.module} {tool.version} h1:") == 1
         go_line = re.search(r"^go (\S+)", (tool.wrapper / "go.mod").read_text(), re.MULTILINE).group(1)
         assert tuple(map(int, go_line.split("."))) <= (1, 26, 8), f"{tool.name} would make Go fetch a toolchain"
