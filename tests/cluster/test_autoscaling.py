@@ -1,5 +1,6 @@
-"""The chart's HorizontalPodAutoscaler on the node: it reads the pods' CPU from metrics-server (metrics.k8s.io
-through the aggregation layer), adds a replica under load and removes it once the load stops.
+"""The chart's HorizontalPodAutoscaler on the node: turning it on stops no running pod, it reads the pods' CPU from
+metrics-server (metrics.k8s.io through the aggregation layer), adds a replica under load and removes it once the
+load stops.
 
 The chart's default `behavior` is Kubernetes' own: scale-down waits out a 5-minute stabilization window, more than
 all the cluster tests may take together, so the release here sets a shorter one through its values (the chart's
@@ -52,19 +53,35 @@ def _replicas(cluster, release) -> tuple[int, int]:
     return deployment["spec"]["replicas"], deployment["status"].get("readyReplicas", 0)
 
 
+def _pods(cluster, release) -> dict[str, bool]:
+    """Each pod of the release: whether it is terminating."""
+    return {pod["metadata"]["name"]: bool(pod["metadata"].get("deletionTimestamp")) for pod in json.loads(
+        cluster.kubectl("get", "pods", "-n", release.namespace, "-l", release.selector, "-o", "json").stdout)["items"]}
+
+
 @pytest.fixture(scope="module")
 def autoscaled(cluster, release) -> Iterator[dict]:
-    """The shared release upgraded with its HPA on, restored (HPA off) afterwards. Seen on the node: the upgrade
-    drops `replicas` from the Deployment (the chart leaves it to the HPA), Helm's three-way merge removes the field,
-    the Deployment defaults to 1 replica, one of the two pods goes, and the HPA's first sync brings it back to
-    minReplicas (kube-controller-manager: "Current number of replicas below Spec.MinReplicas")."""
+    """The shared release upgraded with its HPA on, restored (HPA off) afterwards; `pods` holds the release's pods
+    before the upgrade and right after it (name -> terminating)."""
     values = {**release.values, "autoscaling": {"enabled": True, "minReplicas": MIN_REPLICAS,
                                                 "maxReplicas": MAX_REPLICAS, "targetCPUUtilizationPercentage": TARGET_CPU,
                                                 "behavior": BEHAVIOR}}
+    before = _pods(cluster, release)
     result = install(cluster, release.namespace, values, command="upgrade")
     assert result.returncode == 0, result.stderr
-    yield values
+    yield {"values": values, "pods": (before, _pods(cluster, release))}
     assert install(cluster, release.namespace, release.values, command="upgrade").returncode == 0
+
+
+def test_turning_the_hpa_on_keeps_the_running_pods(autoscaled):
+    """The chart leaves `replicas` out of the Deployment once the HPA owns it; Helm's three-way merge then removed
+    the field from the live object on the upgrade that turned the HPA on, the Deployment fell back to 1 replica and
+    one of the two running pods was stopped until the HPA's first sync scaled back to minReplicas (seen on the node:
+    kube-controller-manager "Current number of replicas below Spec.MinReplicas"). The chart now keeps the live
+    count on that upgrade (`lookup`), so no pod goes."""
+    before, after = autoscaled["pods"]
+    assert sorted(before) == sorted(name for name, terminating in after.items() if not terminating), \
+        f"pods before the upgrade: {sorted(before)}; right after it (name: terminating): {after}"
 
 
 def test_the_hpa_reads_the_pods_cpu_from_metrics_server(cluster, release, autoscaled):
