@@ -17,7 +17,7 @@ only NetworkPolicy enforcer the module proxy serves that works on these kernels 
 flagged for reported security flaws: acceptable on this throwaway test node only.
 
 The state (certificates, kubeconfigs, etcd data, containerd's and kubelet's directories, logs) lives in
-`.cluster/` of the clone (`CLUSTER_DIR` moves it); `<state>/run.json` records every process started (pid, start
+`.cluster/` of the clone (`CLUSTER_DIR` moves it; containerd's root is a tmpfs mounted there); `<state>/run.json` records every process started (pid, start
 time, command line, as the sandbox does), so that the next `up` or a `down` stops what a killed run left. `down`
 leaves nothing of ours: no process, mount, network namespace, veth, bridge, address, iptables chain or
 cgroup, and it restores the sysctls the node changed.
