@@ -17,7 +17,7 @@ only NetworkPolicy enforcer the module proxy serves that works on these kernels 
 flagged for reported security flaws: acceptable on this throwaway test node only.
 
 The state (certificates, kubeconfigs, etcd data, containerd's and kubelet's directories, logs) lives in
-`.cluster/` of the clone (`CLUSTER_DIR` moves it); `<state>/run.json` records every process started (pid, start
+`.cluster/` of the clone (`CLUSTER_DIR` moves it; containerd's root is a tmpfs mounted there); `<state>/run.json` records every process started (pid, start
 time, command line, as the sandbox does), so that the next `up` or a `down` stops what a killed run left. `down`
 leaves nothing of ours: no process, mount, network namespace, veth, bridge, address, iptables chain or
 cgroup, and it restores the sysctls the node changed.
@@ -51,7 +51,7 @@ import psutil
 
 from harness import processes, tools
 from harness.paths import REPO_ROOT
-from harness.sandbox import _identity, _same_process, _stop_group
+from harness.sandbox import _identity, _same_process
 
 STATE_DIR = Path(os.environ.get("CLUSTER_DIR") or REPO_ROOT / ".cluster")
 NODE_NAME = "mirror-kit-node"
@@ -75,6 +75,8 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
 RUNC = "/usr/sbin/runc"
 RUN_RECORD = "run.json"
 START_TIMEOUT = 90
+STOP_SECONDS = 2  # `down`: SIGTERM, then SIGKILL what still runs
+CONTAINERD_TMPFS = "4g"  # the most containerd's root may use (memory is taken only as it fills)
 # The node's names (bridge, address, cgroup, chains) are the machine's: one cluster per machine. This file names
 # the state dir of the clone whose cluster holds them.
 OWNER_FILE = Path("/run/mirror-kit-cluster.owner")
@@ -386,13 +388,17 @@ def _containerd_shims(socket_path: Path) -> list[psutil.Process]:
     return found
 
 
-def _kill_tree(process: psutil.Process) -> None:
-    with contextlib.suppress(psutil.Error):
-        tree = [process, *process.children(recursive=True)]
-        for member in tree:
-            with contextlib.suppress(psutil.Error):
-                member.kill()
-        psutil.wait_procs(tree, timeout=5)
+def _kill_trees(processes_: list[psutil.Process]) -> None:
+    """SIGKILL each process and its descendants, then wait for them all at once (each shim's pod processes take
+    a second or two to go: one wait, not one per shim)."""
+    doomed = []
+    for process in processes_:
+        with contextlib.suppress(psutil.Error):
+            doomed += [process, *process.children(recursive=True)]
+    for member in doomed:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
+    psutil.wait_procs(doomed, timeout=5)
 
 
 @dataclass
@@ -493,8 +499,12 @@ class Cluster:
         OWNER_FILE.write_text(str(self.state.resolve()))
         if stopped:
             log(f"cluster: cleared what an earlier run left: {', '.join(stopped)}")
-        for directory in ("pki", "logs", "etcd", "containerd", "kubelet", "cni/net.d", "cni/bin", "pod-logs"):
+        for directory in ("pki", "logs", "etcd", "containerd/root", "kubelet", "cni/net.d", "cni/bin", "pod-logs"):
             (self.state / directory).mkdir(parents=True, exist_ok=True)
+        # containerd's content and snapshots (the images, unpacked: ~0.5 GB) in memory: on these loaded disks,
+        # removing them file by file made `down` take 10-30 s; an unmount frees them at once.
+        _run("mount", "-t", "tmpfs", "-o", f"size={CONTAINERD_TMPFS},mode=0711", "mirror-kit-containerd",
+             str(self.state / "containerd" / "root"))
         self._save(up=False, sysctls={name: _read_sysctl(name) for name in SYSCTLS}, created=time.time())
         pause = pause_archive(log)  # built once into the tools cache
         pki = Pki(self.state / "pki")
@@ -775,23 +785,28 @@ state = "{state}/containerd/state"
         stopped = []
         recorded = record.get("processes") or []
         leaders = [(entry["name"], process) for entry in recorded if (process := _same_process(entry))]
-        for name, leader in leaders:  # all at once: each exits within a second of SIGTERM, or is killed
+        for name, leader in leaders:  # all at once; nothing of a throwaway node needs a graceful stop
             stopped.append(name)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(leader.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs([leader for _, leader in leaders], timeout=5)
+        # Most exit within a second of SIGTERM; kube-apiserver, once etcd is gone, not within 20 s: SIGKILL the rest.
+        _, alive = psutil.wait_procs([leader for _, leader in leaders], timeout=STOP_SECONDS)
         for leader in alive:
-            _stop_group(leader)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(leader.pid, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=5)
         # What no record names (a run killed before it wrote one): any process whose command line names our state.
+        strays = []
         for process in psutil.process_iter(["cmdline"]):
             cmdline = process.info.get("cmdline") or []
             if process.pid != os.getpid() and any(str(self.state) in word for word in cmdline[1:]) \
                     and not cmdline[0].endswith("containerd-shim-runc-v2"):
                 stopped.append(Path(cmdline[0]).name)
-                _kill_tree(process)
-        for shim in _containerd_shims(self.containerd_socket):
-            stopped.append(f"shim {shim.pid}")
-            _kill_tree(shim)
+                strays.append(process)
+        _kill_trees(strays)
+        shims = _containerd_shims(self.containerd_socket)
+        stopped += [f"shim {shim.pid}" for shim in shims]
+        _kill_trees(shims)
         kube_proxy = tools.built("kubernetes", "kube-proxy")
         foreign = self._foreign_owner()
         if recorded and kube_proxy and not foreign:
@@ -891,6 +906,28 @@ def image_archive(reference: str, directory: Path) -> Path:
     archive = directory / (reference.replace("/", "_").replace(":", "_") + ".oci.tar")
     archive.unlink(missing_ok=True)
     container.find_engine().run("save", "--format", "oci-archive", "--output", str(archive), reference, timeout=600)
+    return archive
+
+
+def cached_image_archive(reference: str, keep: int = 2) -> Path:
+    """`image_archive` of a podman image, kept in the tools cache (outside the clone) under the image's ID: an
+    unchanged image is not saved again (20-25 s on these machines). The `keep` newest archives stay."""
+    from harness import container
+
+    image_id = container.find_engine().run("image", "inspect", "--format", "{{.Id}}", reference).stdout.strip()
+    directory = tools.cache_root() / "images"
+    name = reference.replace("/", "_").replace(":", "_")
+    archive = directory / f"{name}-{image_id[:16]}.oci.tar"
+    if not archive.exists():
+        staging = directory / f"staging-{os.getpid()}"
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(image_archive(reference, staging), archive)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    archive.touch()
+    for old in sorted(directory.glob(f"{name}-*.oci.tar"), key=lambda path: path.stat().st_mtime)[:-keep]:
+        old.unlink(missing_ok=True)
     return archive
 
 
