@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from harness import processes
@@ -19,17 +20,7 @@ from tests.node_sizing import assert_fits_a_rollout
 REPO = processes.REPO_ROOT
 APPLY_ROLE = "arn:aws:iam::123456789012:role/gitlab-apply"
 PLAN_ROLE = "arn:aws:iam::123456789012:role/gitlab-plan"
-EMULATOR = '''provider "aws" {
-  region                      = var.region
-  s3_use_path_style           = true
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-}
-
-output "autoscaling_enabled" {
-  value = contains(module.eks.addon_names, "metrics-server")
-}
-'''
+EMULATOR = Path(__file__).parent / "fixtures" / "emulator.tf"  # the provider on moto, and one derived output
 
 
 def _drop_block(text: str, header: str) -> str:
@@ -54,7 +45,7 @@ def test_envs_aws_plans_explicit_access_the_internet_exception_and_metrics_serve
     versions = (root / "versions.tf").read_text()
     versions = _drop_block(versions.replace('backend "s3" {}', ""), "helm = {")
     (root / "versions.tf").write_text(versions)
-    (root / "emulator.tf").write_text(EMULATOR)
+    shutil.copy(EMULATOR, root)
     (root / "test.auto.tfvars.json").write_text(json.dumps({
         "region": "us-east-1",
         "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],

@@ -20,15 +20,7 @@ import tftest
 from harness import processes
 
 ENV = processes.REPO_ROOT / "envs" / "aws"
-OUTPUTS = '''
-output "ingress" {
-  value = local.ingress
-}
-
-output "endpoint_public_access_cidrs" {
-  value = local.endpoint_public_access_cidrs
-}
-'''
+OUTPUTS = Path(__file__).parent / "fixtures" / "derived_outputs.tf"  # local.ingress, the endpoint CIDRs
 REQUIRED = {
     "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
     "bucket_name": "example-org-mirror-staging-123456789012",
@@ -46,7 +38,7 @@ def env_inputs(tmp_path, terraform_copy):
     root.mkdir()
     for name in ("variables.tf", "ingress.tf"):
         shutil.copy(ENV / name, root)
-    (root / "outputs.tf").write_text(OUTPUTS)
+    shutil.copy(OUTPUTS, root / "outputs.tf")
     # The token comes from the environment, as the README asks (a tfvars line would be echoed in errors).
     tf = terraform_copy(root, emulator=False, name="envs-aws-inputs", env={"TF_VAR_upload_token": "not-a-real-token"})
 

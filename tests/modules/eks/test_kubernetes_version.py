@@ -20,11 +20,12 @@ import datetime
 
 import pytest
 
-from tests.modules.eks.conftest import eks_client, failed_plan, plan_json
+from tests.modules.eks.conftest import FIXTURES, eks_client, failed_plan, plan_json
 
 pytestmark = pytest.mark.slow
 
 SUBNETS = ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]
+IMPORT_UPGRADED_CLUSTER = FIXTURES / "import_upgraded_cluster.tf"  # import { id = var.cluster_name }
 
 
 def test_default_version_is_in_standard_support_today(eks_module, cluster_name):
@@ -61,22 +62,18 @@ def cluster_upgraded_by_aws(cluster_name, aws_session, moto):
     eks.delete_cluster(name=cluster_name)
 
 
-def test_plan_stops_before_downgrading_a_cluster_eks_upgraded(cluster_upgraded_by_aws, eks_module, tmp_path):
-    import_block = tmp_path / "import_upgraded_cluster.tf"
-    import_block.write_text(f'import {{\n  to = aws_eks_cluster.this\n  id = "{cluster_upgraded_by_aws}"\n}}\n')
+def test_plan_stops_before_downgrading_a_cluster_eks_upgraded(cluster_upgraded_by_aws, eks_module):
     tf = eks_module({"cluster_name": cluster_upgraded_by_aws, "subnet_ids": SUBNETS, "kubernetes_version": "1.35"},
-                    extra_files=(import_block,))
+                    extra_files=(IMPORT_UPGRADED_CLUSTER,))
 
     error = failed_plan(tf)
     assert f"The cluster {cluster_upgraded_by_aws} already runs Kubernetes 1.36" in error
     assert "EKS cannot downgrade it: set kubernetes_version = \"1.36\"" in error
 
 
-def test_the_running_version_plans_no_version_change(cluster_upgraded_by_aws, eks_module, tmp_path):
+def test_the_running_version_plans_no_version_change(cluster_upgraded_by_aws, eks_module):
     """The way out the error names: set the version the cluster runs, and the plan leaves it alone."""
-    import_block = tmp_path / "import_upgraded_cluster.tf"
-    import_block.write_text(f'import {{\n  to = aws_eks_cluster.this\n  id = "{cluster_upgraded_by_aws}"\n}}\n')
     tf = eks_module({"cluster_name": cluster_upgraded_by_aws, "subnet_ids": SUBNETS, "kubernetes_version": "1.36"},
-                    extra_files=(import_block,))
+                    extra_files=(IMPORT_UPGRADED_CLUSTER,))
     cluster = next(c for c in plan_json(tf)["resource_changes"] if c["address"] == "aws_eks_cluster.this")["change"]
     assert cluster["before"]["version"] == cluster["after"]["version"] == "1.36"
