@@ -5,8 +5,9 @@ comment line naming what runs it,
 
     # tftest: <mode> [fixtures=<file>,...] [target=<address>]
 
-- `validate`: the block is the main.tf of a fresh root; `terraform init -backend=false` + `validate` (through
-  harness/terraform.py; helm roots against the schema-only stand-in offline, as `make validate`);
+- `validate`: the block is the main.tf of a fresh root; `terraform init -backend=false` + `validate`, by the
+  runner `make validate` uses (harness/validate.py, through harness/terraform.py; helm roots against the
+  schema-only stand-in offline), all the examples side by side;
 - `apply`: the same root applied on the session's moto server (`terraform_copy`: destroyed in teardown even when
   the test fails), optionally only `-target=<address>`, then read back through boto3;
 - `backend-config`: the block is a `*.s3.tfbackend` file: a root with the partial S3 backend takes it with
@@ -17,8 +18,8 @@ declare (`var.upload_token`, `module.staging_bucket`, `aws_kms_key.staging`). A 
 test_every_hcl_example_names_how_it_is_run, so an example cannot be added without a test running it.
 
 Module sources are rewritten to the checkout's modules: a `git::https://…//modules/<name>?ref=<tag>` source (the
-way teams consume them) and a relative `../../modules/<name>` become `./modules/<name>`, a copy of this checkout's
-modules/ inside the root. So what is validated is the module as it is in this commit, not the tag the example pins;
+way teams consume them) and a relative `../../modules/<name>` (or a fixture's `./modules/<name>`) point at a copy
+of this checkout's modules/. So what is validated is the module as it is in this commit, not the tag the example pins;
 tests/modules/s3_staging/test_git_source.py and tests/envs/test_validate.py cover consumption through `git::`.
 """
 
@@ -31,18 +32,17 @@ from pathlib import Path
 
 import pytest
 
-from harness import terraform
+from harness import terraform, validate
 from harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.slow  # about two minutes of init, validate and apply: tests/conftest.py starts it first
+pytestmark = pytest.mark.slow  # about a minute of init, validate and apply: tests/conftest.py starts it first
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WITHOUT_LIFECYCLE = REPO_ROOT / "tests" / "fixtures" / "s3_staging_without_lifecycle_override.tf"
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.MULTILINE | re.DOTALL)
 HCL = {"hcl", "terraform", "tf"}
 MARKER = re.compile(r"^\s*# tftest: (?P<mode>validate|apply|backend-config)(?P<options>(?: \w+=\S+)*)\s*$", re.MULTILINE)
-GIT_SOURCE = re.compile(r'"git::[^"]*//modules/([\w-]+)\?ref=[^"]*"')
-RELATIVE_SOURCE = re.compile(r'"(?:\.\./)+modules/([\w-]+)"')
+MODULE_SOURCE = re.compile(r'"(?:git::[^"]*//|(?:\.\./)+|\./)modules/([\w-]+)(?:\?ref=[^"]*)?"')
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,12 @@ def _examples() -> list[Example]:
 EXAMPLES = _examples()
 
 
-def _root(example: Example, directory: Path) -> Path:
-    """The example as main.tf of a fresh root, its module sources pointing at a copy of this checkout's modules/."""
+def _root(example: Example, directory: Path, modules: str) -> Path:
+    """The example as main.tf of a fresh root with its fixtures, its module sources pointing at `modules`."""
     directory.mkdir(parents=True)
-    terraform.copy_root(REPO_ROOT / "modules", directory / "modules")
-    main = RELATIVE_SOURCE.sub(r'"./modules/\1"', GIT_SOURCE.sub(r'"./modules/\1"', example.text))
-    (directory / "main.tf").write_text(main)
-    for name in example.option("fixtures"):
-        (directory / name).write_text((FIXTURES / name).read_text())
+    for name, text in (("main.tf", example.text), *((name, (FIXTURES / name).read_text())
+                                                      for name in example.option("fixtures"))):
+        (directory / name).write_text(MODULE_SOURCE.sub(rf'"{modules}\1"', text))
     return directory
 
 
@@ -108,15 +106,23 @@ def test_every_hcl_example_names_how_it_is_run():
 VALIDATED = [example for example in EXAMPLES if example.marker and example.marker["mode"] == "validate"]
 
 
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory) -> dict[str, validate.Result]:
+    """Every `validate` example as envs/readme-<n> of a scratch repository beside a copy of modules/, validated side
+    by side as `make validate` validates the checkout's roots."""
+    repo = tmp_path_factory.mktemp("readme-examples")
+    terraform.copy_root(REPO_ROOT / "modules", repo / "modules")
+    roots = {f"envs/readme-{index}": example for index, example in enumerate(VALIDATED)}
+    for root, example in roots.items():
+        _root(example, repo / root, "../../modules/")
+    results = validate.validate_all(list(roots), tmp_path_factory.mktemp("validate"), repo=repo)
+    return {str(roots[result.root]): result for result in results}
+
+
 @pytest.mark.parametrize("example", VALIDATED, ids=str)
-def test_example_initialises_and_validates(example, tmp_path):
-    root = _root(example, tmp_path / "example")
-    env = terraform.terraform_env()
-
-    terraform.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=root, env=env, timeout=300)
-    result = terraform.run(["validate", "-no-color"], cwd=root, env=env, check=False)
-
-    assert result.returncode == 0, f"{example} does not validate:\n{result.stdout}{result.stderr}"
+def test_example_initialises_and_validates(example, validated):
+    result = validated[str(example)]
+    assert result.ok, f"{example} does not validate:\n{result.output}"
 
 
 APPLIED = [example for example in EXAMPLES if example.marker and example.marker["mode"] == "apply"]
@@ -127,7 +133,8 @@ def test_example_applies_on_the_emulator(example, tmp_path, terraform_copy, aws_
     """`init` + `validate`, then applied as written (its bucket name and settings), on moto; the bucket read back; destroyed in teardown.
     The AWS provider's ~55 s lifecycle waiter is left out here (tests/fixtures/s3_staging_without_lifecycle_override.tf
     in the module copy): tests/modules/s3_staging/test_complete_example.py applies the lifecycle rules."""
-    root = _root(example, tmp_path / "source")
+    root = _root(example, tmp_path / "source", "./modules/")
+    terraform.copy_root(REPO_ROOT / "modules", root / "modules")
     (root / "modules" / "s3-staging" / WITHOUT_LIFECYCLE.name).write_text(WITHOUT_LIFECYCLE.read_text())
     tf = terraform_copy(root, name="example")  # init
     targets = [f"-target={target}" for target in example.option("target")]
@@ -158,12 +165,9 @@ def test_backend_settings_put_the_state_in_their_bucket(example, tmp_path, terra
     settings = dict(re.findall(r'^(\w+)\s*=\s*"([^"]*)"', example.text, re.MULTILINE))
     s3 = aws_client("s3")
     s3.create_bucket(Bucket=settings["bucket"], CreateBucketConfiguration={"LocationConstraint": settings["region"]})
-    root = tmp_path / "source"
-    root.mkdir()
-    for name in example.option("fixtures"):
-        (root / name).write_text((FIXTURES / name).read_text())
+    root = _root(example, tmp_path / "source", "./modules/")
+    (root / "main.tf").rename(root / "example.s3.tfbackend")  # the block is the settings file, not Terraform code
     tf = terraform_copy(root, emulator=False, env=aws_env, name="backend", init=False)
-    Path(tf.tfdir, "example.s3.tfbackend").write_text(example.text)
     emulator = [f"-backend-config={setting}" for setting in (
         f'endpoints={{s3="{aws_env["AWS_ENDPOINT_URL"]}"}}', "use_path_style=true", "skip_credentials_validation=true",
         "skip_requesting_account_id=true", "skip_metadata_api_check=true")]
