@@ -81,11 +81,13 @@ e2e: $(VENV)/.installed ## plan, apply, call and destroy one environment: make e
 # e2e timeouts: the Minikube and EKS tests carry their own (3 h, tests/e2e/test_kubernetes_environments.py),
 # above a real apply + destroy; Terraform is stopped with SIGINT, never killed, so no state lock is left held.
 
-bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling (installs wrk); s3-staging apply + destroy on moto
+bench: $(VENV)/.installed ## /api/mirror next to the bare-WSGI ceiling, its instructions per request (installs wrk, valgrind); s3-staging apply + destroy on moto
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
 	$(PY) -m bench.mirror
 	$(PY) -m bench.slow_clients
 	$(PY) -m bench.terraform_apply
+	$(PY) -m bench.sandbox_start
 	$(PY) -m bench.capacity
 
 .PHONY: image
@@ -93,7 +95,7 @@ image: ## build app/Dockerfile with docker or podman (BASE_IMAGE, IMAGE, APP_VER
 	$(PYTHON) -m harness.container build
 
 .PHONY: validate
-validate: $(VENV)/.installed ## terraform init + validate of every root, example and module (offline: helm stand-in)
+validate: $(VENV)/.installed ## terraform init + validate of every root, example and module (offline: helm/kubernetes built from tools/)
 	$(PY) -m harness.validate
 
 docs: $(VENV)/.installed ## regenerate the inputs/outputs tables (terraform-docs) and the chart's parameter table

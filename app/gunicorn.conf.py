@@ -4,6 +4,10 @@ Start: `gunicorn --config app/gunicorn.conf.py` (from anywhere: the app is the i
 `pip install ./app`).
 Every value comes from the environment (docs/CONTRACTS.md); a bad one stops the master at once with a
 single line `configuration error: ...` and exit code 2, before any worker starts.
+
+Importing this module only reads: the environment, and the process's open-file limit. Everything that
+changes something (the metrics directory, PROMETHEUS_MULTIPROC_DIR, the open-file limit, the exit on a bad
+setting) happens in gunicorn's server hooks below, when gunicorn starts (tests/app/test_gunicorn_conf.py).
 """
 
 import os
@@ -13,59 +17,33 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-
-def _in_memory_dir() -> str:
-    """/dev/shm (tmpfs) when usable, else the temp dir: works with a read-only root filesystem."""
-    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
-        return "/dev/shm"
-    return tempfile.gettempdir()
-
-
-def _multiprocess_metrics_dir() -> tuple[str, bool]:
-    """PROMETHEUS_MULTIPROC_DIR, or a fresh directory (under TMPDIR, or in memory when that is read-only).
-
-    Must be in the environment before anything imports prometheus_client, which picks its storage at
-    import time; the workers inherit it. Returns the path and whether we created it (then we remove it).
-    """
-    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
-    if configured:
-        return configured, False
-    try:
-        path = tempfile.mkdtemp(prefix="mirror-metrics-")
-    except OSError:  # no writable TMPDIR, /tmp, /var/tmp or working directory
-        path = tempfile.mkdtemp(prefix="mirror-metrics-", dir="/dev/shm")
-    return path, True
-
-
-METRICS_DIR, _METRICS_DIR_IS_OURS = _multiprocess_metrics_dir()
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
-
-
-def _validated_settings():
-    """Every setting, the app's included (create_app reads them again in each worker), checked here, so
-    a bad value stops the master with one line instead of failing every worker's boot."""
-    from mirror_service.config import ConfigError, load_all
-
-    try:
-        settings, server_settings = load_all()
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr, flush=True)
-        if _METRICS_DIR_IS_OURS:
-            shutil.rmtree(METRICS_DIR, ignore_errors=True)
-        # SystemExit passes through gunicorn's config loader, which would print a traceback for anything else.
-        sys.exit(2)
-    return settings, server_settings
-
-
-APP_SETTINGS, SERVER_SETTINGS = _validated_settings()
+from mirror_service.config import ConfigError, ServerSettings, Settings, load_all
 
 # Descriptors a worker process needs beyond its client connections: the listening socket, its S3
 # connection pool, metric files, logs, gevent's hub. (A sync worker holds one connection at a time.)
 _SPARE_FILE_DESCRIPTORS = 64
 
 
-def _raise_open_file_limit(connections_per_worker: int) -> None:
-    """Raise this process's soft RLIMIT_NOFILE to what one worker needs (workers inherit it), or stop.
+def _read_settings() -> tuple[Settings, ServerSettings, str | None]:
+    """Every setting, the app's included (create_app reads them again in each worker), and what is wrong with
+    them: reported by on_starting, so a bad value stops the master with one line instead of failing every
+    worker's boot. Until then the defaults stand in, so that gunicorn can read this module."""
+    try:
+        return (*load_all(), None)
+    except ConfigError as error:
+        return Settings(), ServerSettings(), str(error)
+
+
+APP_SETTINGS, SERVER_SETTINGS, _CONFIG_ERROR = _read_settings()
+
+
+def _open_files_needed() -> int:
+    return (SERVER_SETTINGS.worker_connections if SERVER_SETTINGS.worker_class == "gevent" else 1) \
+        + _SPARE_FILE_DESCRIPTORS
+
+
+def _open_file_limit_problem() -> str | None:
+    """Whether one worker's connections fit under the hard RLIMIT_NOFILE (read only; on_starting raises the soft one).
 
     The limit is per process and Kubernetes cannot set it per pod; containerd 2.0 gives containers a soft
     limit of 1024 (containerd#8924), below one gevent worker's 1,000 connections, while the hard limit is
@@ -73,21 +51,19 @@ def _raise_open_file_limit(connections_per_worker: int) -> None:
     """
     import resource
 
-    needed = connections_per_worker + _SPARE_FILE_DESCRIPTORS
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft >= needed:
-        return
+    needed = _open_files_needed()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard != resource.RLIM_INFINITY and hard < needed:
-        print(f"configuration error: each worker needs {needed} open files for GUNICORN_WORKER_CONNECTIONS="
-              f"{connections_per_worker}, but the hard limit is {hard}: lower GUNICORN_WORKER_CONNECTIONS or "
-              f"raise the container's nofile limit", file=sys.stderr, flush=True)
-        if _METRICS_DIR_IS_OURS:
-            shutil.rmtree(METRICS_DIR, ignore_errors=True)
-        sys.exit(2)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        return (f"each worker needs {needed} open files for GUNICORN_WORKER_CONNECTIONS="
+                f"{SERVER_SETTINGS.worker_connections}, but the hard limit is {hard}: lower "
+                f"GUNICORN_WORKER_CONNECTIONS or raise the container's nofile limit")
+    return None
 
 
-_raise_open_file_limit(SERVER_SETTINGS.worker_connections if SERVER_SETTINGS.worker_class == "gevent" else 1)
+# What stops the start, one line, printed by on_starting. Until then nothing is logged (gunicorn logs
+# "Starting gunicorn" before its first hook), so the line is the whole output.
+_STARTUP_PROBLEM = _CONFIG_ERROR or _open_file_limit_problem()
+
 
 wsgi_app = "mirror_service:create_app()"
 
@@ -119,15 +95,17 @@ forwarded_allow_ips = ",".join(SERVER_SETTINGS.forwarded_allow_ips)
 forwarder_headers = ""
 proxy_allow_ips = ""
 
-# Read-only root filesystem: the heartbeat file goes to memory, and no control socket is opened
-# (gunicorn >= 25.1 would otherwise try to create $HOME/.gunicorn/gunicorn.ctl).
-worker_tmp_dir = _in_memory_dir()
+# Read-only root filesystem: the heartbeat file goes to memory (/dev/shm, tmpfs) when usable, else to
+# gunicorn's default, the temp dir; and no control socket is opened (gunicorn >= 25.1 would otherwise try
+# to create $HOME/.gunicorn/gunicorn.ctl).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK) else None
 control_socket_disable = True
 
 # Logs: JSON lines on stdout. The app writes one line per request itself, so gunicorn's access log is
 # off; gunicorn would still build its access-log fields for every request once logconfig_dict is set,
 # which the logger class below avoids.
-loglevel = SERVER_SETTINGS.log_level.lower()
+_LOG_LEVEL = "CRITICAL" if _STARTUP_PROBLEM else SERVER_SETTINGS.log_level
+loglevel = _LOG_LEVEL.lower()
 accesslog = None
 errorlog = "-"
 
@@ -144,21 +122,62 @@ logconfig_dict = {
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "mirror_service.observability.json_formatter"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
-    "root": {"level": SERVER_SETTINGS.log_level, "handlers": ["stdout"]},
+    "root": {"level": _LOG_LEVEL, "handlers": ["stdout"]},
     "loggers": {
-        "gunicorn.error": {"level": SERVER_SETTINGS.log_level, "handlers": ["stdout"], "propagate": False,
+        "gunicorn.error": {"level": _LOG_LEVEL, "handlers": ["stdout"], "propagate": False,
                            "qualname": "gunicorn.error"},
         "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False, "qualname": "gunicorn.access"},
     },
 }
 
 
+# The metrics directory: PROMETHEUS_MULTIPROC_DIR, or one on_starting makes (and on_exit removes).
+_metrics = {"dir": os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None, "ours": False}
+
+
+def _make_metrics_dir() -> str:
+    """A fresh directory under TMPDIR, or in memory when no temp dir is writable (read-only root filesystem)."""
+    try:
+        return tempfile.mkdtemp(prefix="mirror-metrics-")
+    except OSError:  # no writable TMPDIR, /tmp, /var/tmp or working directory
+        return tempfile.mkdtemp(prefix="mirror-metrics-", dir="/dev/shm")
+
+
+def _raise_open_file_limit() -> None:
+    """Raise this process's soft RLIMIT_NOFILE to what one worker needs (workers inherit it); the hard limit
+    was checked on import (_open_file_limit_problem)."""
+    import resource
+
+    needed = _open_files_needed()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
 def on_starting(server) -> None:
-    """Metric files of an earlier run (a restarted container keeps its emptyDir) must not be counted."""
-    os.makedirs(METRICS_DIR, exist_ok=True)
-    for name in os.listdir(METRICS_DIR):
+    """In the master, before it binds or forks: stop on a bad setting, raise the open-file limit, and prepare
+    the metrics directory every worker inherits through PROMETHEUS_MULTIPROC_DIR."""
+    if _STARTUP_PROBLEM:
+        print(f"configuration error: {_STARTUP_PROBLEM}", file=sys.stderr, flush=True)
+        # SystemExit passes through gunicorn's arbiter, which would print a traceback for anything else.
+        sys.exit(2)
+    _raise_open_file_limit()
+    if _metrics["dir"] is None:
+        _metrics["dir"], _metrics["ours"] = _make_metrics_dir(), True
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics["dir"]
+    # prometheus_client picks its storage when first imported, which gunicorn's logging setup (the JSON
+    # formatter lives in mirror_service.observability) did before this hook; no metric exists yet, so choose
+    # again, now with the directory set (prometheus_client/values.py: "chosen before the first metric").
+    if "prometheus_client.values" in sys.modules:
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()
+    # Metric files of an earlier run (a restarted container keeps its emptyDir) must not be counted.
+    os.makedirs(_metrics["dir"], exist_ok=True)
+    for name in os.listdir(_metrics["dir"]):
         if name.endswith(".db"):
-            os.remove(os.path.join(METRICS_DIR, name))
+            os.remove(os.path.join(_metrics["dir"], name))
 
 
 def post_worker_init(worker) -> None:
@@ -175,9 +194,9 @@ def child_exit(server, worker) -> None:
     workers leave the metrics directory bounded and the totals unchanged (mirror_service/metric_files.py)."""
     from mirror_service.metric_files import merge_dead_worker
 
-    merge_dead_worker(METRICS_DIR, worker.pid)
+    merge_dead_worker(_metrics["dir"], worker.pid)
 
 
 def on_exit(server) -> None:
-    if _METRICS_DIR_IS_OURS:
-        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    if _metrics["ours"]:
+        shutil.rmtree(_metrics["dir"], ignore_errors=True)

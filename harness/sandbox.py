@@ -1,11 +1,13 @@
 """`make sandbox`: the service as a local process against an S3 emulator, no cloud and no cluster.
 
-Steps: start a moto server on loopback (while `terraform init` runs), plan `envs/sandbox` (the staging
-bucket through `modules/s3-staging`) to a file and apply that plan into the emulator, run the service
-under gunicorn with the root's `service_environment` output as soon as the bucket is built (Terraform
-goes on confirming the lifecycle configuration for about a minute), print the URLs and ready-to-paste
-curl commands, stream the service's logs, and on Ctrl-C, SIGTERM or SIGHUP (the terminal or tmux pane
-closed) stop the service, Terraform and the emulator within seconds, whatever the bucket holds. Nothing
+Steps: start a moto server on loopback (while `terraform init` runs) and, the moment it answers, the
+service under gunicorn with the root's `service_environment` (read from envs/sandbox's outputs.tf, whose
+map is built from input variables only: no Terraform run needed); print the URLs and ready-to-paste curl
+commands; then plan `envs/sandbox` (the staging bucket through `modules/s3-staging`) to a file and apply
+that plan into the emulator, while `/api/ready` answers 503 until the bucket exists (Terraform goes on
+confirming the lifecycle configuration for about a minute after that); stream the service's logs, and
+on Ctrl-C, SIGTERM or SIGHUP (the terminal or tmux pane closed) stop the service, Terraform and the
+emulator within seconds, whatever the bucket holds. Nothing
 is written inside the checkout except `.sandbox/` (ignored by git; `SANDBOX_DIR` moves it).
 
 Every process a run starts is recorded in `.sandbox/run.json` (pid, start time, command line, port),
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -248,6 +251,7 @@ class Sandbox:
     plan_output: str = ""
     apply_run: terraform.JsonRun | None = None
     record: RunRecord | None = None  # `make sandbox` records its servers; the e2e test has no need to
+    service_environment: dict[str, str] = field(default_factory=dict)  # what the running service was given
 
     @property
     def root(self) -> Path:
@@ -269,15 +273,65 @@ class Sandbox:
         # init talks to no AWS endpoint, so it does not wait for the emulator (see start()).
         terraform.run(["init", "-input=false", "-no-color"], cwd=self.root, env=terraform.terraform_env(), timeout=300)
 
-    def start(self) -> None:
-        """Copy the root, then start the emulator and `terraform init` side by side (each takes seconds)."""
+    def start(self, on_emulator_up=None) -> None:
+        """Copy the root, then start the emulator and `terraform init` side by side (each takes seconds).
+
+        `on_emulator_up()` runs as soon as the emulator answers, while init may still be running.
+        """
         prepare_workdir(self.workdir)
         with ThreadPoolExecutor(max_workers=1) as pool:
             initialised = pool.submit(self.init)
             self.emulator = processes.start_moto(self.logs_dir, port=self.emulator_port)
             if self.record:
                 self.record.add(self.emulator.name, self.emulator.pid)
+            if on_emulator_up:
+                on_emulator_up()
             initialised.result()
+
+    def variable_values(self) -> dict[str, str]:
+        """The root's string variables as Terraform will see them: our -var, else TF_VAR_<name>, else the default."""
+        import hcl2  # python-hcl2: the venv's HCL parser (requirements/dev.txt)
+
+        with open(self.root / "variables.tf") as variables_tf:
+            declared = hcl2.load(variables_tf).get("variable", [])
+        given = {"emulator_endpoint": self.emulator.url, **self.tf_vars}
+        values = {}
+        for block in declared:
+            for quoted_name, body in block.items():
+                name = quoted_name.strip('"')
+                if name in given:
+                    values[name] = given[name]
+                elif f"TF_VAR_{name}" in os.environ:
+                    values[name] = os.environ[f"TF_VAR_{name}"]
+                elif isinstance(body.get("default"), str) and body["default"].startswith('"'):
+                    values[name] = json.loads(body["default"])  # python-hcl2 keeps a string literal's quotes
+        return values
+
+    def service_environment_before_plan(self) -> dict[str, str] | None:
+        """The root's `service_environment` output, evaluated from outputs.tf without Terraform, or None.
+
+        Only a map whose every value is a `var.<name>` reference or a string literal is evaluated; anything
+        else (a resource attribute, a function) waits for the plan. The plan's value is what counts:
+        `make sandbox` compares the two once it has it (`restart_if_planned_environment_differs`).
+        """
+        import hcl2
+
+        with open(self.root / "outputs.tf") as outputs_tf:
+            outputs = hcl2.load(outputs_tf).get("output", [])
+        declared = next((body["value"] for block in outputs for name, body in block.items()
+                         if name.strip('"') == "service_environment"), None)
+        if not isinstance(declared, dict):
+            return None
+        variables, environment = self.variable_values(), {}
+        for key, expression in declared.items():
+            reference = re.fullmatch(r"\$\{var\.([A-Za-z0-9_]+)\}", expression) if isinstance(expression, str) else None
+            if reference and reference.group(1) in variables:
+                environment[key.strip('"')] = variables[reference.group(1)]
+            elif isinstance(expression, str) and re.fullmatch(r'"[^"$%{}]*"', expression):
+                environment[key.strip('"')] = json.loads(expression)
+            else:
+                return None
+        return environment
 
     def plan(self, *extra: str):
         """`terraform plan -detailed-exitcode`: 0 no changes, 2 changes (never raises for 2)."""
@@ -319,11 +373,17 @@ class Sandbox:
         return all(address in completed or (LIFECYCLE_RESOURCE in address and address in started)
                    for address in self.planned)
 
-    def start_service(self) -> processes.ManagedProcess:
-        """The rollout of this environment: gunicorn with the applied root's environment."""
+    def start_service(self, service_environment: dict[str, str] | None = None,
+                      ready_path: str = "/api/ready") -> processes.ManagedProcess:
+        """The rollout of this environment: gunicorn with the root's `service_environment` (planned, unless given).
+
+        Started before the bucket exists, it is waited for on `/api/health` (`ready_path`): `/api/ready`
+        answers 503 until Terraform has created the bucket.
+        """
+        self.service_environment = dict(service_environment or self.outputs["service_environment"])
         settings = {
             **terraform.emulator_aws_env(self.emulator.url),  # the emulator's throwaway keys
-            **self.outputs["service_environment"],
+            **self.service_environment,
             "UPLOAD_TOKEN": self.upload_token or "",
             "APP_VERSION": os.environ.get("APP_VERSION", "sandbox"),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
@@ -336,10 +396,20 @@ class Sandbox:
             return self.service
         env = processes.service_environment(**settings)
         self.service = processes.start_service(env, self.logs_dir, port=self.service_port,
-                                               ready_path="/api/ready", timeout=30)
+                                               ready_path=ready_path, timeout=30)
         if self.record:
             self.record.add(self.service.name, self.service.pid)
         return self.service
+
+    def restart_if_planned_environment_differs(self) -> list[str]:
+        """Restart the early-started service when the plan's `service_environment` differs; the keys that did."""
+        planned = self.outputs["service_environment"]
+        differing = sorted(key for key in {*planned, *self.service_environment}
+                           if planned.get(key) != self.service_environment.get(key))
+        if differing:
+            self.service.stop(timeout=STOP_GRACE_SECONDS)
+            self.start_service(ready_path="/api/health")
+        return differing
 
     def destroy(self) -> None:
         if self.emulator and self.emulator.alive() and (self.root / "terraform.tfstate").exists():
@@ -392,13 +462,20 @@ def _stream(path: Path, stop: threading.Event) -> None:
                 time.sleep(0.2)
 
 
+_OUTPUT_LOCK = threading.Lock()
+
+
 def _say(text: str, error: bool = False) -> bool:
     """Print one line; False once the terminal is gone (a closed pane answers writes with EIO).
 
-    From then on output goes nowhere, so that stopping after SIGHUP never fails on a print.
+    From then on output goes nowhere, so that stopping after SIGHUP never fails on a print. One write per
+    line, under a lock: the service's log is streamed from another thread while Terraform's progress is told.
     """
     try:
-        print(text, file=sys.stderr if error else sys.stdout, flush=True)
+        with _OUTPUT_LOCK:
+            stream = sys.stderr if error else sys.stdout
+            stream.write(text + "\n")
+            stream.flush()
         return True
     except (OSError, ValueError):
         devnull = open(os.devnull, "w")  # noqa: SIM115 - replaces stdout/stderr until exit
@@ -469,24 +546,21 @@ class TerminalWatch:
             return True
 
 
-def _ready_lines(sandbox: Sandbox, service: processes.ManagedProcess, token: str, token_from_env: bool,
-                 started: float) -> list[str]:
-    url, bucket = service.url, sandbox.outputs["bucket_name"]
-    prefix = sandbox.outputs["service_environment"]["S3_PREFIX"]
-    lines = [
+def _serving_lines(sandbox: Sandbox, service: processes.ManagedProcess, token: str, token_from_env: bool,
+                   started: float) -> list[str]:
+    url, bucket = service.url, sandbox.service_environment["S3_BUCKET"]
+    prefix = sandbox.service_environment["S3_PREFIX"]
+    return [
         "",
-        f"  ready in {time.monotonic() - started:.1f}s",
+        f"  serving in {time.monotonic() - started:.1f}s",
         f"  service        {url}   (health {url}/api/health, metrics {url}/metrics)",
         f"  S3 emulator    {sandbox.emulator.url}   bucket {bucket}",
         f"  upload token   {token}" + ("   (from UPLOAD_TOKEN)" if token_from_env else "   (generated; set UPLOAD_TOKEN to choose one)"),
         "",
-        "  bucket hardening (read back from the emulator):",
-        *(f"    {line}" for line in _bucket_summary(sandbox)),
-        "",
         "  try:",
         f"    curl '{url}/api/mirror?word=fOoBar25'",
+        f"    curl {url}/api/ready      (503 until Terraform has created the bucket, seconds from now; then 200)",
         f"    curl -X POST -H 'Authorization: Bearer {token}' {url}/api/upload-random",
-        f"    curl {url}/api/ready",
         f"    .venv/bin/python -c \"import boto3; s3 = boto3.client('s3', endpoint_url='{sandbox.emulator.url}', "
         f"region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x'); "
         f"[print(o['Key'], s3.get_object(Bucket='{bucket}', Key=o['Key'])['Body'].read().decode().strip()) "
@@ -496,10 +570,20 @@ def _ready_lines(sandbox: Sandbox, service: processes.ManagedProcess, token: str
         "  the bucket and its objects live in the emulator's memory and go with it.",
         "",
     ]
+
+
+def _bucket_lines(sandbox: Sandbox, started: float) -> list[str]:
+    lines = [
+        "",
+        f"  ready in {time.monotonic() - started:.1f}s: the bucket exists, /api/ready answers 200 and uploads land",
+        "  bucket hardening (read back from the emulator):",
+        *(f"    {line}" for line in _bucket_summary(sandbox)),
+        "",
+    ]
     if sandbox.apply_run.process.poll() is None:
-        lines[-3:-3] = ["  terraform apply is still running: the AWS provider confirms the lifecycle configuration",
+        lines[-1:-1] = ["  terraform apply is still running: the AWS provider confirms the lifecycle configuration",
                         "  by reading it back 10 times over ~55 s (it does the same against AWS); the bucket and",
-                        "  its rules are already in place.", ""]
+                        "  its rules are already in place."]
     return lines
 
 
@@ -519,14 +603,32 @@ def _run(sandbox: Sandbox, stop_requested: threading.Event, stop_streaming: thre
             stop_requested.set()
         return stop_requested.is_set()
 
+    def serve(environment: dict[str, str] | None) -> None:
+        _say(f"sandbox: starting the service under gunicorn on 127.0.0.1:{sandbox.service_port} ...")
+        service = sandbox.start_service(environment, ready_path="/api/health")
+        _say("\n".join(_serving_lines(sandbox, service, token, token_from_env, started)))
+        threading.Thread(target=_stream, args=(service.log_path, stop_streaming), daemon=True).start()
+
+    def serve_before_terraform() -> None:
+        environment = sandbox.service_environment_before_plan()
+        if environment is None:
+            _say("sandbox: envs/sandbox's service_environment is not built from variables alone; "
+                 "the service starts once the bucket exists")
+        elif not stop_requested.is_set():
+            serve(environment)
+
     _say(f"sandbox: starting the S3 emulator (moto) on 127.0.0.1:{sandbox.emulator_port} and initialising envs/sandbox ...")
     with _still("initialising envs/sandbox", started):
-        sandbox.start()
+        sandbox.start(on_emulator_up=serve_before_terraform)
     if stop_requested.is_set():
         return 0
     _say("sandbox: planning and applying envs/sandbox (bucket via modules/s3-staging) ...")
     with _still("planning envs/sandbox (Terraform loads the AWS provider first)", started):
         apply_run = sandbox.start_apply()
+    if sandbox.service:
+        differing = sandbox.restart_if_planned_environment_differs()
+        if differing:
+            _say(f"sandbox: restarted the service: the plan's service_environment differs in {', '.join(differing)}")
     _say(f"sandbox: applying {len(sandbox.planned)} planned changes ({time.monotonic() - started:.0f}s)")
     reported: set[str] = set()
 
@@ -541,10 +643,10 @@ def _run(sandbox: Sandbox, stop_requested: threading.Event, stop_streaming: thre
             apply_run.wait(timeout=APPLY_TIMEOUT_SECONDS)  # raises with Terraform's errors if it failed
     if stop_requested.is_set():
         return 0
-    _say(f"sandbox: starting the service under gunicorn on 127.0.0.1:{sandbox.service_port} ...")
-    service = sandbox.start_service()
-    _say("\n".join(_ready_lines(sandbox, service, token, token_from_env, started)))
-    threading.Thread(target=_stream, args=(service.log_path, stop_streaming), daemon=True).start()
+    if not sandbox.service:
+        serve(None)
+    _say("\n".join(_bucket_lines(sandbox, started)))
+    service = sandbox.service
     apply_reported = False
     while not should_stop():
         if not service.alive() or not sandbox.emulator.alive():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -62,10 +63,12 @@ def provider_mirror() -> Path | None:
     return None
 
 
-# --- provider stand-ins (harness/provider_standin): helm (and kubernetes) when the registry is out of reach ---
-STANDIN_MIRROR = CACHE_DIR / "terraform" / "provider-standin"
+# --- helm and kubernetes: the real providers built from pinned Go modules when the registry is out of reach ---
 PLUGIN_CACHE = CACHE_DIR / "terraform" / "plugin-cache"  # shared by every init (harness.validate reads it)
 REGISTRY_PROBE_URL = "https://registry.terraform.io/v1/providers/hashicorp/helm/versions"
+# tools/<name>/go.mod pins each provider's source commit; the version Terraform sees is that commit's own
+# `version/VERSION` (what HashiCorp's release build stamps), written in the wrapper as `// provider-version: X`.
+BUILT_PROVIDERS = ("terraform-provider-helm", "terraform-provider-kubernetes")
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,23 +83,45 @@ def registry_reachable() -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=1)
-def standin_mirror() -> Path | None:
-    """The stand-ins' filesystem mirror when the real helm/kubernetes providers cannot be installed, else None.
+def built_provider_version(tool_name: str) -> str:
+    """The provider version a wrapper module builds, from its `// provider-version:` line."""
+    from harness import tools
 
-    TF_PROVIDER_STANDIN=1 forces the stand-ins, =0 forbids them; unset, they are used only when the public
-    registry does not answer, so a normal machine validates against the real providers.
+    go_mod = (tools.TOOLS_DIR / tool_name / "go.mod").read_text()
+    found = re.search(r"^// provider-version: (\d+\.\d+\.\d+)\b", go_mod, re.MULTILINE)
+    if not found:
+        raise RuntimeError(f"tools/{tool_name}/go.mod names no `// provider-version: X.Y.Z`")
+    return found.group(1)
+
+
+@functools.lru_cache(maxsize=1)
+def built_provider_mirror() -> Path | None:
+    """A filesystem mirror of the helm and kubernetes providers built by `make tools`, or None.
+
+    Used where the public registry does not answer (these build machines); TF_BUILT_PROVIDERS=1 forces it,
+    =0 forbids it. The binaries are HashiCorp's source at the commit tools/terraform-provider-*/go.mod pins,
+    built with Go: the same provider, but not the registry's signed build, so a lock file made from this
+    mirror does not match the registry's hashes (none is committed: .gitignore). Built on first use if
+    `make tools` has not built them.
     """
-    wanted = os.environ.get("TF_PROVIDER_STANDIN", "")
+    wanted = os.environ.get("TF_BUILT_PROVIDERS", "")
     if wanted == "0" or (wanted != "1" and registry_reachable()):
         return None
-    from harness.provider_standin import install
+    from harness import tools
 
-    try:
-        return install.install(STANDIN_MIRROR)
-    except RuntimeError as error:  # e.g. a Python without `tf`: AWS-only roots still work; helm ones fail init
-        print(f"harness.terraform: helm/kubernetes stand-in not installed: {error}", file=sys.stderr)
-        return None
+    mirror = CACHE_DIR / "terraform" / "built-providers"
+    for tool_name in BUILT_PROVIDERS:
+        provider = tool_name.removeprefix("terraform-provider-")
+        version = built_provider_version(tool_name)
+        platform = f"{sys.platform}_{'arm64' if os.uname().machine in ('aarch64', 'arm64') else 'amd64'}"
+        target = mirror / "registry.terraform.io" / "hashicorp" / provider / version / platform / f"{tool_name}_v{version}"
+        binary = tools.path(tool_name)
+        if not target.exists() or target.stat().st_size != binary.stat().st_size:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.with_name(f"{target.name}.{os.getpid()}")
+            shutil.copy2(binary, staging)
+            os.replace(staging, target)  # parallel test workers: never a half-copied plugin
+    return mirror
 
 
 def _provider_installation(mirrors: list[tuple[Path, list[str]]]) -> list[str]:
@@ -116,17 +141,15 @@ def cli_config_file() -> Path:
     """A Terraform CLI configuration: the provider mirror(s) when there are any, and a shared plugin cache."""
     PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     mirror = provider_mirror()
-    standins = standin_mirror()
+    built = built_provider_mirror()
     # Use cached providers although a fresh copy has no lock file (none is committed: see .gitignore). Without
     # this, Terraform >= 1.4 reinstalls into the cache on every such init, and parallel inits collide there
     # ("failed to create directory ... file exists"); with it, an init that finds its provider only reads.
     lines = [f'plugin_cache_dir = "{PLUGIN_CACHE}"', "plugin_cache_may_break_dependency_lock_file = true"]
-    from harness.provider_standin import STANDIN_VERSIONS
-
+    built_names = [f"registry.terraform.io/hashicorp/{name.removeprefix('terraform-provider-')}" for name in BUILT_PROVIDERS]
     lines += _provider_installation(
-        ([(mirror, [MIRRORED_PROVIDER])] if mirror else [])
-        + ([(standins, [f"registry.terraform.io/hashicorp/{name}" for name in STANDIN_VERSIONS])] if standins else []))
-    config = CACHE_DIR / "terraform" / ("terraformrc" + (".mirror" if mirror else "") + (".standin" if standins else ""))
+        ([(mirror, [MIRRORED_PROVIDER])] if mirror else []) + ([(built, built_names)] if built else []))
+    config = CACHE_DIR / "terraform" / ("terraformrc" + (".mirror" if mirror else "") + (".built" if built else ""))
     # Parallel test workers each write this file: replace it atomically so no reader sees half of it.
     staging = config.with_name(f"{config.name}.{os.getpid()}")
     staging.write_text("\n".join(lines) + "\n")

@@ -4,8 +4,8 @@
 
 Each root is validated in a private copy of envs/ and modules/ (relative module sources keep working,
 the checkout is never touched, roots can run side by side), against the providers' real schemas: the
-registry's providers on a normal machine; offline, the AWS mirror and the helm/kubernetes stand-in
-(harness/provider_standin) wired by harness/terraform.py. Prints one line per root and exits non-zero
+registry's providers on a normal machine; offline, the AWS mirror and the helm and kubernetes providers
+built from pinned Go modules (tools/terraform-provider-*), wired by harness/terraform.py. Prints one line per root and exits non-zero
 if any root fails, with Terraform's own messages below the summary.
 """
 
@@ -120,7 +120,7 @@ def main(argv: list[str]) -> int:
         results = validate_all(roots, Path(workdir), on_result=report)
     failed = [result for result in results if not result.ok]
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {time.monotonic() - started:.1f} s "
-          f"(providers: {'helm/kubernetes stand-ins, ' if terraform.standin_mirror() else ''}"
+          f"(providers: {'helm/kubernetes built here, ' if terraform.built_provider_mirror() else ''}"
           f"{'AWS mirror' if terraform.provider_mirror() else 'registry'})")
     for result in failed:
         print(f"\n=== {result.root}\n{result.output.strip()}", file=sys.stderr)

@@ -45,7 +45,7 @@ def pytest_sessionstart(session) -> None:
     if hasattr(session.config, "workerinput"):
         return
     with tempfile.TemporaryDirectory(prefix="terraform-warmup-") as warmup:
-        # helm too: offline it is the schema-only stand-in (harness/provider_standin) tests/envs and tests/harness use.
+        # helm too: offline it is the real provider built from tools/terraform-provider-helm (harness/terraform.py).
         Path(warmup, "main.tf").write_text('terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n'
                                            '    helm = { source = "hashicorp/helm" }\n  }\n}\n')
         terraform.run(["init", "-input=false", "-no-color", "-backend=false"], cwd=Path(warmup),
@@ -65,15 +65,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadfile`, except that tests/cluster goes to one worker as one unit: its files share one
-    single-node cluster (a session fixture per worker process: two workers would start two on one machine)."""
+    """`--dist loadfile`, except that tests/cluster and the envs/local end-to-end test go to one worker as one
+    unit: they share one single-node cluster (a session fixture per worker process: two workers would start two on one machine)."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
     class LoadFileOneCluster(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "tests/cluster" if nodeid.startswith("tests/cluster/") else super()._split_scope(nodeid)
+            on_the_cluster = nodeid.startswith(("tests/cluster/", "tests/e2e/test_kubernetes_environments.py"))
+            return "tests/cluster" if on_the_cluster else super()._split_scope(nodeid)
 
     return LoadFileOneCluster(config, log)
 

@@ -32,7 +32,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     from mirror_service.errors import register_error_handlers
     from mirror_service.lifecycle import Readiness
     from mirror_service.observability import Metrics, RequestTelemetry, configure_logging
-    from mirror_service.routes import Services, api
+    from mirror_service.routes import DirectMirror, Services, api
     from mirror_service.storage import Storage
 
     settings = load_settings(environ)
@@ -47,7 +47,10 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     )
     app.register_blueprint(api)
     register_error_handlers(app)
-    app.wsgi_app = RequestTelemetry(app, metrics)  # type: ignore[method-assign] - Flask's middleware pattern
+    # Flask's middleware pattern; telemetry outermost, so the directly answered mirror requests are
+    # logged and counted like every other.
+    app.wsgi_app = DirectMirror(app.wsgi_app, settings.max_word_length)  # type: ignore[method-assign]
+    app.wsgi_app = RequestTelemetry(app, metrics)  # type: ignore[method-assign]
 
     if settings.upload_token is None:
         logging.getLogger(__name__).warning("UPLOAD_TOKEN is not set: POST /api/upload-random accepts anyone")

@@ -139,6 +139,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+def load_server_settings(environ: Mapping[str, str] | None = None) -> ServerSettings:
+    """gunicorn's settings alone from `environ` (what a pod with that environment runs); ConfigError if invalid."""
+    read = _Reader(os.environ if environ is None else environ)
+    server_settings = _read_server_settings(read)
+    read.raise_if_invalid()
+    return server_settings
+
+
 def load_all(environ: Mapping[str, str] | None = None) -> tuple[Settings, ServerSettings]:
     """Both groups, with every problem of both in one ConfigError (what gunicorn.conf.py reports)."""
     read = _Reader(os.environ if environ is None else environ)
@@ -183,6 +191,12 @@ def _read_server_settings(read: _Reader) -> ServerSettings:
         # With keep-alive 0 gunicorn reads a request head without any deadline (workers/base_async.py).
         read.problems.append("GUNICORN_KEEPALIVE must be at least 1 with the gevent worker: it is also the "
                              "time a connection has to send each request head")
+    threads = read.integer("GUNICORN_THREADS", ServerSettings.threads, 1, 256)
+    if worker_class == "gevent" and threads > 1:
+        # gunicorn ignores threads in its gevent worker; a tuning value silently unused would mislead.
+        read.problems.append("GUNICORN_THREADS has no effect with the gevent worker (its concurrency is "
+                             "GUNICORN_WORKER_CONNECTIONS): leave it at 1, or set GUNICORN_WORKER_CLASS=sync to run "
+                             "gunicorn's gthread worker")
     forwarded = read.matching("FORWARDED_ALLOW_IPS", "", _is_address_list,
                               "comma-separated IP addresses or networks (CIDR), e.g. 10.0.0.0/8,::1")
     return ServerSettings(
@@ -191,7 +205,7 @@ def _read_server_settings(read: _Reader) -> ServerSettings:
         workers=read.integer("WEB_CONCURRENCY", ServerSettings.workers, 1, 64),
         worker_class=worker_class,
         worker_connections=read.integer("GUNICORN_WORKER_CONNECTIONS", ServerSettings.worker_connections, 1, 100_000),
-        threads=read.integer("GUNICORN_THREADS", ServerSettings.threads, 1, 256),
+        threads=threads,
         timeout=read.integer("GUNICORN_TIMEOUT", ServerSettings.timeout, 5, 3600),
         graceful_timeout=read.integer("GUNICORN_GRACEFUL_TIMEOUT", ServerSettings.graceful_timeout, 1, 3600),
         keepalive=keepalive,

@@ -8,16 +8,15 @@ sends in them can reach the log.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import secrets
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _json_string  # what json.dumps uses for str (C)
 
 from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -96,32 +95,48 @@ class AccessLog:
 
     The line bypasses the logging module's record machinery on purpose: building a LogRecord and
     formatting it generically costs more than answering /api/mirror does, and this line is written
-    for every request. It still obeys the `mirror_service.requests` logger's level (LOG_LEVEL), and
-    json.dumps guarantees valid JSON whatever a client put in the path or the request id.
+    for every request. Nor is it built by json.dumps: the constant fields are formatted once, and each
+    request only escapes its strings with the JSON encoder's own C function (70,000 instructions per
+    request before, 25,000 after; bench/README.md). The line still obeys the `mirror_service.requests`
+    logger's level (LOG_LEVEL), and every string a client can influence (path, request id) goes through
+    that escaping, so the line is valid JSON whatever they hold.
     """
 
     def __init__(self) -> None:
         self._logger = logging.getLogger(ACCESS_LOGGER)
-        self._pid = os.getpid()  # the app is built in the worker, after the fork
+        # The app is built in the worker, after the fork, so this is the worker's pid.
+        self._head = (f'{{"level": "INFO", "logger": "{ACCESS_LOGGER}", "pid": {os.getpid()}, '
+                      f'"message": "request", "request_id": ')
         self._lock = threading.Lock()
+        self._second = (-1, "")  # the last whole second and its ISO 8601 text, swapped as one tuple
 
-    def write(self, **fields: object) -> None:
+    def write(self, request_id: str, method: str, route: str, path: str, status: int, duration: float) -> None:
         if not self._logger.isEnabledFor(logging.INFO):
             return
-        line = json.dumps({
-            "level": "INFO", "logger": ACCESS_LOGGER, "pid": self._pid, "message": "request", **fields,
-            "time": datetime.now(UTC).isoformat(),
-        }) + "\n"
+        line = (f'{self._head}{_json_string(request_id)}, "method": {_json_string(method)}, '
+                f'"route": {_json_string(route)}, "path": {_json_string(path)}, "status": {status:d}, '
+                f'"duration_ms": {duration * 1000:.3f}, "time": "{self._timestamp()}"}}\n')
         stream = sys.stdout
         with self._lock:  # one write per line: lines from threads never interleave
             stream.write(line)
             stream.flush()
 
+    def _timestamp(self) -> str:
+        """Now as `datetime.now(UTC).isoformat()` writes it, microseconds always shown; the date and time
+        of day are formatted once a second, not per request."""
+        now = time.time()
+        whole = int(now)
+        second = self._second
+        if second[0] != whole:
+            second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+            self._second = second
+        return f"{second[1]}.{int((now - whole) * 1_000_000):06d}+00:00"
+
 
 def request_id_from(header_value: str | None) -> str:
     if header_value and _SANE_REQUEST_ID.fullmatch(header_value):
         return header_value
-    return secrets.token_hex(16)
+    return os.urandom(16).hex()  # secrets.token_hex(16) without its two layers of calls: the same bytes
 
 
 class Metrics:
@@ -212,13 +227,12 @@ class RequestTelemetry:
     def _record(self, environ: dict, request_id: str, status: int, duration: float) -> None:
         method = environ.get("REQUEST_METHOD", "")
         method = method if method in _KNOWN_METHODS else OTHER_METHOD
-        # WSGI gives the path as latin-1 decoded bytes; show it as the UTF-8 it was sent as.
-        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        path = environ.get("PATH_INFO", "")
+        if not path.isascii():  # WSGI gives the path as latin-1 decoded bytes; show it as the UTF-8 it was sent as
+            path = path.encode("latin-1").decode("utf-8", "replace")
         route = self._route_label(environ, path)
         self.metrics.observe_request(method, route, status, duration)
-        self.access_log.write(request_id=request_id, method=method, route=route,
-                              path=path[:_LOGGED_PATH_LENGTH], status=status,
-                              duration_ms=round(duration * 1000, 3))
+        self.access_log.write(request_id, method, route, path[:_LOGGED_PATH_LENGTH], status, duration)
 
     def _route_label(self, environ: dict, path: str) -> str:
         """The route template: bounded, unlike the path. Static routes (all of ours) need no matching."""

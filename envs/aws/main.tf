@@ -84,7 +84,8 @@ module "app" {
   # Behind the ALB (60 s idle timeout) gunicorn must keep idle connections open longer than the load
   # balancer does, or the ALB reuses a connection gunicorn is closing and answers 502 (AWS's ALB docs,
   # "Connection idle timeout"). X-Forwarded-* stay untrusted: the service builds no URL from them.
-  gunicorn_keepalive = var.hostname == null ? 5 : 65
+  # Without a hostname there is no ALB, and the service's own keep-alive applies.
+  server = var.hostname == null ? {} : { GUNICORN_KEEPALIVE = "65" }
 
   # The association must exist before the pods start, or their first credentials lookup fails.
   depends_on = [module.eks]

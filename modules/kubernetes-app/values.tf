@@ -12,8 +12,8 @@ locals {
 
   service_account_name = coalesce(var.service_account_name, var.release_name)
 
-  # Environment variables extra_env may not set: the chart's schema keeps the one list (tests check that it
-  # covers every variable the ConfigMap renders).
+  # Environment variables extra_env may not set: the chart's schema keeps the one list of the names the chart
+  # manages itself (tests check that it covers every variable the ConfigMap renders but the server settings).
   reserved_env_names = jsondecode(file("${local.chart_dir}/values.schema.json")).properties.config.properties.extraEnv.propertyNames.not.enum
 
   # Optional attributes are left out rather than sent as null: a null would delete the chart's default.
@@ -42,16 +42,8 @@ locals {
       extraEnv      = var.extra_env
     }
 
-    gunicorn = {
-      workerClass       = var.gunicorn_worker_class
-      workers           = var.gunicorn_workers
-      workerConnections = var.gunicorn_worker_connections
-      threads           = var.gunicorn_threads
-      timeout           = var.gunicorn_timeout
-      gracefulTimeout   = var.gunicorn_graceful_timeout
-      keepalive         = var.gunicorn_keepalive
-      forwardedAllowIps = join(",", var.forwarded_allow_ips)
-    }
+    # The service's settings, unchanged: it validates them (app/mirror_service/config.py).
+    server = var.server
 
     s3 = {
       bucket      = var.s3_bucket
@@ -163,11 +155,13 @@ locals {
   alb_attributes           = lookup(var.ingress.annotations, "alb.ingress.kubernetes.io/load-balancer-attributes", "")
   alb_idle_timeout_matches = regexall("idle_timeout\\.timeout_seconds=([0-9]+)", local.alb_attributes)
   alb_idle_timeout_seconds = length(local.alb_idle_timeout_matches) > 0 ? tonumber(local.alb_idle_timeout_matches[0][0]) : 60
+  # Unset (or not a number, which the service refuses anyway): the service's default, below any ALB's.
+  keepalive_seconds = try(tonumber(var.server["GUNICORN_KEEPALIVE"]), 0)
 }
 
 check "keepalive_outlasts_the_alb_idle_timeout" {
   assert {
-    condition     = !(var.ingress.enabled && var.ingress.class_name == "alb") || var.gunicorn_keepalive > local.alb_idle_timeout_seconds
-    error_message = "gunicorn_keepalive (${var.gunicorn_keepalive} s) is not longer than the ALB's idle timeout (${local.alb_idle_timeout_seconds} s): the ALB may send a request on a connection gunicorn has just closed and answer 502. Set gunicorn_keepalive = ${local.alb_idle_timeout_seconds + 5}, or a shorter idle_timeout.timeout_seconds in the ingress annotation alb.ingress.kubernetes.io/load-balancer-attributes."
+    condition     = !(var.ingress.enabled && var.ingress.class_name == "alb") || local.keepalive_seconds > local.alb_idle_timeout_seconds
+    error_message = "server.GUNICORN_KEEPALIVE (${local.keepalive_seconds == 0 ? "unset: the service's default, a few seconds" : "${local.keepalive_seconds} s"}) is not longer than the ALB's idle timeout (${local.alb_idle_timeout_seconds} s): the ALB may send a request on a connection gunicorn has just closed and answer 502. Set server = { GUNICORN_KEEPALIVE = \"${local.alb_idle_timeout_seconds + 5}\" }, or a shorter idle_timeout.timeout_seconds in the ingress annotation alb.ingress.kubernetes.io/load-balancer-attributes."
   }
 }

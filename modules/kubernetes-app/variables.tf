@@ -1,6 +1,21 @@
-# Every input of the module, declared once: the release itself, then the secrets, then the chart
-# settings. values.tf maps the chart settings onto the chart's values and secrets.tf the secrets onto
-# set_sensitive entries; a chart setting's type and validation live here and nowhere else in Terraform.
+# Every input of the module, declared once, in sections (terraform-aws-modules style). values.tf maps them onto
+# the chart's values and secrets.tf the secrets onto set_sensitive entries; an input's type and validation live
+# here and nowhere else in Terraform. Server settings are the service's (app/mirror_service/config.py).
+
+################################################################################
+# Release
+# The Helm release and how Terraform waits for it.
+################################################################################
+
+variable "release_name" {
+  description = "Helm release name; also the name of the Deployment, Service, ConfigMap and ServiceAccount (fullnameOverride)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]([-a-z0-9]*[a-z0-9])?$", var.release_name)) && length(var.release_name) <= 53
+    error_message = "release_name must be a DNS label of at most 53 characters (Helm's limit): lower-case letters, digits and '-', starting with a letter, e.g. \"mirror-service\"."
+  }
+}
 
 variable "namespace" {
   description = "Namespace of the release. Label it `pod-security.kubernetes.io/enforce: restricted` where you create it; the chart satisfies that profile."
@@ -16,6 +31,18 @@ variable "create_namespace" {
   description = "Create the namespace, labelled to enforce Pod Security \"restricted\" (false: it must exist, labelled by you)."
   type        = bool
   default     = false
+}
+
+variable "environment" {
+  description = "`prod` (the default: static AWS keys refused, upload token and >= 2 replicas required) or `dev` (laptop/Minikube: emulator endpoint and static AWS keys allowed, uploads open without a token). Set `dev` explicitly where that is wanted: a consumer who leaves it out gets the safe one."
+  type        = string
+  default     = "prod"
+  nullable    = false
+
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "environment must be \"dev\" or \"prod\"."
+  }
 }
 
 variable "atomic" {
@@ -52,116 +79,9 @@ variable "max_history" {
   }
 }
 
-# Secrets: passed to Helm with set_sensitive only; never in values, never in outputs.
-
-variable "upload_token" {
-  description = "UPLOAD_TOKEN: bearer token POST /api/upload-random requires. Required in prod unless existing_secret_name is set."
-  type        = string
-  default     = null
-  sensitive   = true
-
-  validation {
-    # The token reaches Helm as a `--set-string` expression, where ',', a backslash and '{...}' have meaning; this
-    # alphabet (base64, base64url, hex) passes through unchanged (tests/chart check the round trip).
-    condition     = var.upload_token == null || can(regex("^[A-Za-z0-9._~+/=-]{16,512}$", var.upload_token))
-    error_message = "upload_token must be 16-512 characters from A-Z a-z 0-9 . _ ~ + / = - (e.g. `openssl rand -base64 32`)."
-  }
-
-  validation {
-    condition     = var.environment != "prod" || var.upload_token != null || var.existing_secret_name != null
-    error_message = "environment \"prod\" needs upload_token (or existing_secret_name naming a Secret with UPLOAD_TOKEN): the upload endpoint must not be open."
-  }
-
-  validation {
-    condition     = var.upload_token == null || var.existing_secret_name == null
-    error_message = "Set either upload_token or existing_secret_name, not both: with an existing Secret, put UPLOAD_TOKEN into it."
-  }
-}
-
-variable "s3_access_key_id" {
-  description = "AWS_ACCESS_KEY_ID for dev only: an S3 emulator's key, or a real key where the cluster has no Pod Identity/IRSA (Minikube against real S3). Refused in prod: on EKS use Pod Identity or IRSA."
-  type        = string
-  default     = null
-  sensitive   = true
-
-  validation {
-    condition     = var.s3_access_key_id == null || can(regex("^[A-Za-z0-9._~+/=-]{1,128}$", var.s3_access_key_id))
-    error_message = "s3_access_key_id must be 1-128 characters from A-Z a-z 0-9 . _ ~ + / = -."
-  }
-
-  validation {
-    condition     = var.s3_access_key_id == null || var.environment != "prod"
-    error_message = "s3_access_key_id/s3_secret_access_key (static keys for an emulator or Minikube) are not allowed when environment = \"prod\": on EKS the pods get AWS credentials from Pod Identity or IRSA (service_account_role_arn). Remove them."
-  }
-
-  validation {
-    condition     = var.s3_access_key_id == null || var.existing_secret_name == null
-    error_message = "Set either s3_access_key_id/s3_secret_access_key or existing_secret_name, not both: with an existing Secret, put AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY into it."
-  }
-}
-
-variable "s3_secret_access_key" {
-  description = "AWS_SECRET_ACCESS_KEY belonging to s3_access_key_id (dev only); set both or neither."
-  type        = string
-  default     = null
-  sensitive   = true
-
-  validation {
-    condition     = var.s3_secret_access_key == null || can(regex("^[A-Za-z0-9._~+/=-]{1,256}$", var.s3_secret_access_key))
-    error_message = "s3_secret_access_key must be 1-256 characters from A-Z a-z 0-9 . _ ~ + / = -."
-  }
-
-  validation {
-    condition     = (var.s3_secret_access_key == null) == (var.s3_access_key_id == null)
-    error_message = "s3_access_key_id and s3_secret_access_key go together: set both (dev) or neither (Pod Identity/IRSA)."
-  }
-}
-
-variable "image_pull_credentials" {
-  description = "Credentials of a private registry (e.g. a GitLab deploy token for $CI_REGISTRY_IMAGE): the chart creates a `kubernetes.io/dockerconfigjson` Secret from them in the release, so a fresh cluster pulls the image in the same apply. Null for ECR, which the nodes' IAM role pulls from without a Secret."
-  type = object({
-    registry = string
-    username = string
-    password = string
-  })
-  default   = null
-  sensitive = true
-
-  validation {
-    condition     = var.image_pull_credentials == null ? true : can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$", var.image_pull_credentials.registry))
-    error_message = "image_pull_credentials.registry must be a registry host, optionally with a port, without scheme or path, e.g. \"registry.gitlab.com\"."
-  }
-
-  validation {
-    # Like the other secrets, these reach Helm as `--set-string` expressions (see upload_token).
-    condition     = var.image_pull_credentials == null ? true : alltrue([for value in [var.image_pull_credentials.username, var.image_pull_credentials.password] : can(regex("^[A-Za-z0-9._~+/=@-]{1,512}$", value))])
-    error_message = "image_pull_credentials.username and .password must be 1-512 characters from A-Z a-z 0-9 . _ ~ + / = @ - (GitLab deploy tokens and ECR-style tokens are)."
-  }
-}
-
-# Chart settings (values.tf turns them into the chart's values).
-
-variable "release_name" {
-  description = "Helm release name; also the name of the Deployment, Service, ConfigMap and ServiceAccount (fullnameOverride)."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-z]([-a-z0-9]*[a-z0-9])?$", var.release_name)) && length(var.release_name) <= 53
-    error_message = "release_name must be a DNS label of at most 53 characters (Helm's limit): lower-case letters, digits and '-', starting with a letter, e.g. \"mirror-service\"."
-  }
-}
-
-variable "environment" {
-  description = "`prod` (the default: static AWS keys refused, upload token and >= 2 replicas required) or `dev` (laptop/Minikube: emulator endpoint and static AWS keys allowed, uploads open without a token). Set `dev` explicitly where that is wanted: a consumer who leaves it out gets the safe one."
-  type        = string
-  default     = "prod"
-  nullable    = false
-
-  validation {
-    condition     = contains(["dev", "prod"], var.environment)
-    error_message = "environment must be \"dev\" or \"prod\"."
-  }
-}
+################################################################################
+# Image
+################################################################################
 
 variable "image_repository" {
   description = "Repository of the service image, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror-service` or `mirror-service` (Minikube)."
@@ -206,59 +126,89 @@ variable "image_pull_secrets" {
   }
 }
 
-variable "app_version" {
-  description = "APP_VERSION reported by /api/version; null uses image_tag."
+variable "image_pull_credentials" {
+  description = "Credentials of a private registry (e.g. a GitLab deploy token for $CI_REGISTRY_IMAGE): the chart creates a `kubernetes.io/dockerconfigjson` Secret from them in the release, so a fresh cluster pulls the image in the same apply. Null for ECR, which the nodes' IAM role pulls from without a Secret."
+  type = object({
+    registry = string
+    username = string
+    password = string
+  })
+  default   = null
+  sensitive = true
+
+  validation {
+    condition     = var.image_pull_credentials == null ? true : can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$", var.image_pull_credentials.registry))
+    error_message = "image_pull_credentials.registry must be a registry host, optionally with a port, without scheme or path, e.g. \"registry.gitlab.com\"."
+  }
+
+  validation {
+    # Like the other secrets, these reach Helm as `--set-string` expressions (see upload_token).
+    condition     = var.image_pull_credentials == null ? true : alltrue([for value in [var.image_pull_credentials.username, var.image_pull_credentials.password] : can(regex("^[A-Za-z0-9._~+/=@-]{1,512}$", value))])
+    error_message = "image_pull_credentials.username and .password must be 1-512 characters from A-Z a-z 0-9 . _ ~ + / = @ - (GitLab deploy tokens and ECR-style tokens are)."
+  }
+}
+
+################################################################################
+# Secrets
+# Passed to Helm with set_sensitive only (secrets.tf); never in values, never in outputs. Rules that combine
+# them with each other or with environment (like "prod needs >= 2 replicas" for replicas and autoscaling) are
+# the chart's, written once in templates/_validate.tpl, whose messages name these inputs too: Terraform hands
+# the chart every value, so the chart sees each consumer's.
+################################################################################
+
+variable "upload_token" {
+  description = "UPLOAD_TOKEN: bearer token POST /api/upload-random requires. Required in prod unless existing_secret_name is set."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    # The token reaches Helm as a `--set-string` expression, where ',', a backslash and '{...}' have meaning; this
+    # alphabet (base64, base64url, hex) passes through unchanged (tests/chart check the round trip).
+    condition     = var.upload_token == null || can(regex("^[A-Za-z0-9._~+/=-]{16,512}$", var.upload_token))
+    error_message = "upload_token must be 16-512 characters from A-Z a-z 0-9 . _ ~ + / = - (e.g. `openssl rand -base64 32`)."
+  }
+}
+
+variable "s3_access_key_id" {
+  description = "AWS_ACCESS_KEY_ID for dev only: an S3 emulator's key, or a real key where the cluster has no Pod Identity/IRSA (Minikube against real S3). Refused in prod: on EKS use Pod Identity or IRSA."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.s3_access_key_id == null || can(regex("^[A-Za-z0-9._~+/=-]{1,128}$", var.s3_access_key_id))
+    error_message = "s3_access_key_id must be 1-128 characters from A-Z a-z 0-9 . _ ~ + / = -."
+  }
+}
+
+variable "s3_secret_access_key" {
+  description = "AWS_SECRET_ACCESS_KEY belonging to s3_access_key_id (dev only); set both or neither."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.s3_secret_access_key == null || can(regex("^[A-Za-z0-9._~+/=-]{1,256}$", var.s3_secret_access_key))
+    error_message = "s3_secret_access_key must be 1-256 characters from A-Z a-z 0-9 . _ ~ + / = -."
+  }
+}
+
+variable "existing_secret_name" {
+  description = "Kubernetes Secret, managed outside Terraform, holding UPLOAD_TOKEN (and AWS_* keys in dev); the inline secret inputs must then be null."
   type        = string
   default     = null
 
   validation {
-    condition     = var.app_version == null || can(regex("^[ -~]{1,128}$", var.app_version))
-    error_message = "app_version must be 1-128 printable ASCII characters."
+    condition     = var.existing_secret_name == null || can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", var.existing_secret_name))
+    error_message = "existing_secret_name must be a Kubernetes object name (lower case, digits, '-', '.'), or null."
   }
 }
 
-variable "replicas" {
-  description = "Replicas when autoscaling is off."
-  type        = number
-  default     = 2
-
-  validation {
-    condition     = var.replicas >= 1 && var.replicas <= 100 && floor(var.replicas) == var.replicas
-    error_message = "replicas must be a whole number from 1 to 100."
-  }
-
-  validation {
-    condition     = var.environment != "prod" || var.autoscaling.enabled || var.replicas >= 2
-    error_message = "environment \"prod\" needs replicas >= 2 or autoscaling.enabled = true: a single pod means downtime on every node drain."
-  }
-}
-
-variable "autoscaling" {
-  description = "HorizontalPodAutoscaler on CPU utilisation (relative to resources.requests.cpu). Off by default: it needs the resource metrics API (metrics-server, e.g. the EKS `metrics-server` add-on), without which its targets stay `<unknown>` and it never scales. When enabled the Deployment leaves replicas to the HPA."
-  type = object({
-    enabled                           = optional(bool, false)
-    min_replicas                      = optional(number, 2)
-    max_replicas                      = optional(number, 6)
-    target_cpu_utilization_percentage = optional(number, 70)
-  })
-  default  = {}
-  nullable = false
-
-  validation {
-    condition     = var.autoscaling.min_replicas >= 1 && var.autoscaling.min_replicas <= var.autoscaling.max_replicas && var.autoscaling.max_replicas <= 100
-    error_message = "autoscaling needs 1 <= min_replicas <= max_replicas <= 100."
-  }
-
-  validation {
-    condition     = var.autoscaling.target_cpu_utilization_percentage >= 1 && var.autoscaling.target_cpu_utilization_percentage <= 100
-    error_message = "autoscaling.target_cpu_utilization_percentage must be between 1 and 100."
-  }
-
-  validation {
-    condition     = var.environment != "prod" || !var.autoscaling.enabled || var.autoscaling.min_replicas >= 2
-    error_message = "environment \"prod\" with autoscaling needs autoscaling.min_replicas >= 2."
-  }
-}
+################################################################################
+# Service settings
+# Rendered into the pods' ConfigMap (names: docs/CONTRACTS.md).
+################################################################################
 
 variable "s3_bucket" {
   description = "S3_BUCKET: the staging bucket (modules/s3-staging output bucket_name)."
@@ -303,6 +253,192 @@ variable "s3_endpoint_url" {
   }
 }
 
+variable "app_version" {
+  description = "APP_VERSION reported by /api/version; null uses image_tag."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.app_version == null || can(regex("^[ -~]{1,128}$", var.app_version))
+    error_message = "app_version must be 1-128 printable ASCII characters."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the service."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL."
+  }
+}
+
+variable "max_word_length" {
+  description = "MAX_WORD_LENGTH: the longest word /api/mirror accepts."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.max_word_length >= 1 && var.max_word_length <= 1000000 && floor(var.max_word_length) == var.max_word_length
+    error_message = "max_word_length must be a whole number from 1 to 1000000."
+  }
+}
+
+variable "extra_env" {
+  description = "Further non-secret environment variables for the service (never secrets: these land in a ConfigMap, the plan and the state)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.extra_env) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", name))])
+    error_message = "extra_env names must be environment variable names: letters, digits and '_', not starting with a digit."
+  }
+
+  validation {
+    # The names the chart sets itself or reads from its Secret: one list, in the chart's values.schema.json
+    # (config.extraEnv.propertyNames), read by values.tf.
+    condition     = length(setintersection(keys(var.extra_env), concat(local.reserved_env_names, keys(var.server)))) == 0
+    error_message = "extra_env must not set variables the module manages (use the dedicated inputs and server) or secrets (use upload_token / existing_secret_name): ${join(", ", sort(setintersection(keys(var.extra_env), concat(local.reserved_env_names, keys(var.server)))))}."
+  }
+}
+
+################################################################################
+# Server settings
+# The service's own, passed through (the chart's `server` values).
+################################################################################
+
+variable "server" {
+  description = "The service's server (gunicorn) settings, by the environment variable names the service reads (app/README.md, Configuration), e.g. `{ GUNICORN_KEEPALIVE = \"65\", FORWARDED_ALLOW_IPS = \"10.0.0.0/16\" }`. Passed unchanged to the chart's `server` values and on to the pods; the service validates them at start (a bad value: the pods exit with one `configuration error:` line, and `atomic` rolls the release back). Unset: WEB_CONCURRENCY one per CPU of resources.limits.cpu and GUNICORN_WORKER_CONNECTIONS the pod's connection budget shared by them (the chart's sizing helpers), the service's defaults otherwise."
+  # One map, not an object listing every setting: the service owns the names, bounds and defaults
+  # (app/mirror_service/config.py), so a new setting needs no change here (an object type would also drop
+  # an attribute it does not declare, silently).
+  type     = map(string)
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.server) : can(regex("^[A-Z][A-Z0-9_]*$", name))])
+    error_message = "server takes the service's environment variable names as keys, e.g. { WEB_CONCURRENCY = \"2\", GUNICORN_KEEPALIVE = \"65\" } (app/README.md lists them)."
+  }
+}
+
+################################################################################
+# Workload
+################################################################################
+
+variable "replicas" {
+  description = "Replicas when autoscaling is off."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.replicas >= 1 && var.replicas <= 100 && floor(var.replicas) == var.replicas
+    error_message = "replicas must be a whole number from 1 to 100."
+  }
+}
+
+variable "autoscaling" {
+  description = "HorizontalPodAutoscaler on CPU utilisation (relative to resources.requests.cpu). Off by default: it needs the resource metrics API (metrics-server, e.g. the EKS `metrics-server` add-on), without which its targets stay `<unknown>` and it never scales. When enabled the Deployment leaves replicas to the HPA."
+  type = object({
+    enabled                           = optional(bool, false)
+    min_replicas                      = optional(number, 2)
+    max_replicas                      = optional(number, 6)
+    target_cpu_utilization_percentage = optional(number, 70)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.autoscaling.min_replicas >= 1 && var.autoscaling.min_replicas <= var.autoscaling.max_replicas && var.autoscaling.max_replicas <= 100
+    error_message = "autoscaling needs 1 <= min_replicas <= max_replicas <= 100."
+  }
+
+  validation {
+    condition     = var.autoscaling.target_cpu_utilization_percentage >= 1 && var.autoscaling.target_cpu_utilization_percentage <= 100
+    error_message = "autoscaling.target_cpu_utilization_percentage must be between 1 and 100."
+  }
+}
+
+variable "resources" {
+  description = "CPU/memory requests and limits of the service container (Kubernetes quantities)."
+  type = object({
+    requests = object({ cpu = string, memory = string })
+    limits   = object({ cpu = string, memory = string })
+  })
+  default = {
+    # The request equals the limit: the HPA's target is relative to the request, and one pod's capacity
+    # is measured at 1 CPU (bench/capacity.py).
+    requests = { cpu = "500m", memory = "256Mi" }
+    limits   = { cpu = "1000m", memory = "512Mi" }
+  }
+
+  validation {
+    condition = alltrue([
+      for quantity in [var.resources.requests.cpu, var.resources.requests.memory, var.resources.limits.cpu, var.resources.limits.memory] :
+      can(regex("^[0-9]+(\\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$", quantity))
+    ])
+    error_message = "resources must use Kubernetes quantities such as \"250m\", \"1\", \"256Mi\"."
+  }
+}
+
+variable "pdb" {
+  description = "PodDisruptionBudget: max_unavailable or min_available (a count such as \"1\" or a percentage such as \"50%\"), not both; neither means max_unavailable = \"1\"."
+  type = object({
+    enabled         = optional(bool, true)
+    max_unavailable = optional(string)
+    min_available   = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.pdb.max_unavailable == null || var.pdb.min_available == null
+    error_message = "pdb takes max_unavailable or min_available, not both."
+  }
+
+  validation {
+    condition     = alltrue([for value in [var.pdb.max_unavailable, var.pdb.min_available] : value == null || can(regex("^[0-9]{1,3}%?$", value))])
+    error_message = "pdb.max_unavailable and pdb.min_available must be a count (\"1\") or a percentage (\"50%\")."
+  }
+}
+
+variable "topology_spread_when_unsatisfiable" {
+  description = "Spread of pods across nodes and zones: ScheduleAnyway (prefer) or DoNotSchedule (require)."
+  type        = string
+  default     = "ScheduleAnyway"
+
+  validation {
+    condition     = contains(["ScheduleAnyway", "DoNotSchedule"], var.topology_spread_when_unsatisfiable)
+    error_message = "topology_spread_when_unsatisfiable must be \"ScheduleAnyway\" or \"DoNotSchedule\"."
+  }
+}
+
+variable "pre_stop_seconds" {
+  description = "Seconds a terminating pod keeps serving (preStop sleep) so endpoint removal reaches every proxy before gunicorn stops accepting."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.pre_stop_seconds >= 1 && var.pre_stop_seconds <= 120 && floor(var.pre_stop_seconds) == var.pre_stop_seconds
+    error_message = "pre_stop_seconds must be a whole number of seconds from 1 to 120."
+  }
+}
+
+variable "pod_annotations" {
+  description = "Extra pod annotations (the module adds checksum/chart itself)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# Service account
+# AWS access on EKS: a Pod Identity association, or IRSA.
+################################################################################
+
 variable "create_service_account" {
   description = "Create the ServiceAccount; false uses an existing one named service_account_name."
   type        = bool
@@ -331,38 +467,9 @@ variable "service_account_role_arn" {
   }
 }
 
-variable "existing_secret_name" {
-  description = "Kubernetes Secret, managed outside Terraform, holding UPLOAD_TOKEN (and AWS_* keys in dev); the inline secret inputs must then be null."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.existing_secret_name == null || can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", var.existing_secret_name))
-    error_message = "existing_secret_name must be a Kubernetes object name (lower case, digits, '-', '.'), or null."
-  }
-}
-
-variable "resources" {
-  description = "CPU/memory requests and limits of the service container (Kubernetes quantities)."
-  type = object({
-    requests = object({ cpu = string, memory = string })
-    limits   = object({ cpu = string, memory = string })
-  })
-  default = {
-    # The request equals the limit: the HPA's target is relative to the request, and one pod's capacity
-    # is measured at 1 CPU (bench/capacity.py).
-    requests = { cpu = "500m", memory = "256Mi" }
-    limits   = { cpu = "1000m", memory = "512Mi" }
-  }
-
-  validation {
-    condition = alltrue([
-      for quantity in [var.resources.requests.cpu, var.resources.requests.memory, var.resources.limits.cpu, var.resources.limits.memory] :
-      can(regex("^[0-9]+(\\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$", quantity))
-    ])
-    error_message = "resources must use Kubernetes quantities such as \"250m\", \"1\", \"256Mi\"."
-  }
-}
+################################################################################
+# Traffic
+################################################################################
 
 variable "ingress" {
   description = "Optional Ingress (networking.k8s.io/v1) on the Service's port 80. With class_name \"alb\" (AWS Load Balancer Controller) the chart targets the pods by IP (the Service is ClusterIP), health-checks /api/ready, uses `scheme`, and serves HTTPS with `certificate_arn` (an ACM certificate; HTTP then redirects). Other controllers terminate TLS with the Secret named by tls_secret_name. Ingress-NGINX is retired: prefer http_route where a Gateway exists."
@@ -456,199 +563,4 @@ variable "network_policy" {
     condition     = alltrue([for cidr in concat(var.network_policy.https_cidrs, [var.network_policy.s3_endpoint_cidr]) : can(cidrhost(cidr, 0))])
     error_message = "network_policy.https_cidrs and network_policy.s3_endpoint_cidr must be CIDR blocks such as \"10.0.0.0/8\"."
   }
-}
-
-variable "pdb" {
-  description = "PodDisruptionBudget: max_unavailable or min_available (a count such as \"1\" or a percentage such as \"50%\"), not both; neither means max_unavailable = \"1\"."
-  type = object({
-    enabled         = optional(bool, true)
-    max_unavailable = optional(string)
-    min_available   = optional(string)
-  })
-  default  = {}
-  nullable = false
-
-  validation {
-    condition     = var.pdb.max_unavailable == null || var.pdb.min_available == null
-    error_message = "pdb takes max_unavailable or min_available, not both."
-  }
-
-  validation {
-    condition     = alltrue([for value in [var.pdb.max_unavailable, var.pdb.min_available] : value == null || can(regex("^[0-9]{1,3}%?$", value))])
-    error_message = "pdb.max_unavailable and pdb.min_available must be a count (\"1\") or a percentage (\"50%\")."
-  }
-}
-
-variable "topology_spread_when_unsatisfiable" {
-  description = "Spread of pods across nodes and zones: ScheduleAnyway (prefer) or DoNotSchedule (require)."
-  type        = string
-  default     = "ScheduleAnyway"
-
-  validation {
-    condition     = contains(["ScheduleAnyway", "DoNotSchedule"], var.topology_spread_when_unsatisfiable)
-    error_message = "topology_spread_when_unsatisfiable must be \"ScheduleAnyway\" or \"DoNotSchedule\"."
-  }
-}
-
-variable "extra_env" {
-  description = "Further non-secret environment variables for the service (never secrets: these land in a ConfigMap, the plan and the state)."
-  type        = map(string)
-  default     = {}
-  nullable    = false
-
-  validation {
-    condition     = alltrue([for name in keys(var.extra_env) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", name))])
-    error_message = "extra_env names must be environment variable names: letters, digits and '_', not starting with a digit."
-  }
-
-  validation {
-    # The names the chart sets itself or reads from its Secret: one list, in the chart's values.schema.json
-    # (config.extraEnv.propertyNames), read by values.tf.
-    condition     = length(setintersection(keys(var.extra_env), local.reserved_env_names)) == 0
-    error_message = "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / existing_secret_name): ${join(", ", sort(setintersection(keys(var.extra_env), local.reserved_env_names)))}."
-  }
-}
-
-variable "log_level" {
-  description = "LOG_LEVEL of the service."
-  type        = string
-  default     = "INFO"
-
-  validation {
-    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
-    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL."
-  }
-}
-
-variable "max_word_length" {
-  description = "MAX_WORD_LENGTH: the longest word /api/mirror accepts."
-  type        = number
-  default     = 1024
-
-  validation {
-    condition     = var.max_word_length >= 1 && var.max_word_length <= 1000000 && floor(var.max_word_length) == var.max_word_length
-    error_message = "max_word_length must be a whole number from 1 to 1000000."
-  }
-}
-
-variable "gunicorn_worker_class" {
-  description = "GUNICORN_WORKER_CLASS: `gevent` (the service's default: a slow or idle connection holds a greenlet, ~13 KB, not a worker, so probes still get through) or `sync` (one request per process; with gunicorn_threads > 1 gunicorn's gthread worker), kept for comparison."
-  type        = string
-  default     = "gevent"
-  nullable    = false
-
-  validation {
-    # The service's WORKER_CLASSES (app/mirror_service/config.py).
-    condition     = contains(["gevent", "sync"], var.gunicorn_worker_class)
-    error_message = "gunicorn_worker_class must be \"gevent\" or \"sync\"."
-  }
-}
-
-variable "gunicorn_workers" {
-  description = "WEB_CONCURRENCY: gunicorn worker processes per pod. With gevent, one per CPU of the CPU limit: a gevent worker uses at most one CPU, and more workers than the quota are throttled in bursts (the chart's values.yaml has the figures)."
-  type        = number
-  default     = 1
-
-  validation {
-    condition     = var.gunicorn_workers >= 1 && var.gunicorn_workers <= 64 && floor(var.gunicorn_workers) == var.gunicorn_workers
-    error_message = "gunicorn_workers must be a whole number from 1 to 64."
-  }
-}
-
-variable "gunicorn_worker_connections" {
-  description = "GUNICORN_WORKER_CONNECTIONS (gevent): connections one worker holds at once (open, idle or sending their request); beyond it the worker stops accepting. 2,000 with the chart's one worker per CPU, as many per pod as the service's 2 workers x 1,000. Each costs ~14 KB and one open file of its worker: with the defaults a pod needs ~2,100 open files, see the chart's README (containerd >= 2.0 leaves containers a soft limit of 1024 per process)."
-  type        = number
-  default     = 2000
-
-  validation {
-    condition     = var.gunicorn_worker_connections >= 1 && var.gunicorn_worker_connections <= 100000 && floor(var.gunicorn_worker_connections) == var.gunicorn_worker_connections
-    error_message = "gunicorn_worker_connections must be a whole number from 1 to 100000."
-  }
-}
-
-variable "gunicorn_threads" {
-  description = "GUNICORN_THREADS: threads per worker with gunicorn_worker_class = \"sync\", where more than 1 runs gunicorn's gthread worker. gevent ignores threads (its concurrency is gunicorn_worker_connections), so more than 1 is refused with it."
-  type        = number
-  default     = 1
-
-  validation {
-    condition     = var.gunicorn_threads >= 1 && var.gunicorn_threads <= 256 && floor(var.gunicorn_threads) == var.gunicorn_threads
-    error_message = "gunicorn_threads must be a whole number from 1 to 256."
-  }
-
-  validation {
-    # gunicorn only reads threads in its sync/gthread workers; silently ignoring a tuning input would mislead.
-    condition     = var.gunicorn_worker_class != "gevent" || var.gunicorn_threads == 1
-    error_message = "gunicorn_threads > 1 has no effect with gunicorn_worker_class = \"gevent\" (concurrency comes from gunicorn_worker_connections): set gunicorn_threads = 1, or gunicorn_worker_class = \"sync\" to run gunicorn's gthread worker."
-  }
-}
-
-variable "gunicorn_timeout" {
-  description = "GUNICORN_TIMEOUT: seconds before a silent worker is killed."
-  type        = number
-  default     = 30
-
-  validation {
-    condition     = var.gunicorn_timeout >= 5 && var.gunicorn_timeout <= 3600 && floor(var.gunicorn_timeout) == var.gunicorn_timeout
-    error_message = "gunicorn_timeout must be a whole number of seconds from 5 to 3600."
-  }
-}
-
-variable "gunicorn_graceful_timeout" {
-  description = "GUNICORN_GRACEFUL_TIMEOUT: seconds in-flight requests get after SIGTERM. The pod's terminationGracePeriodSeconds is computed as pre_stop_seconds + this + 5."
-  type        = number
-  default     = 20
-
-  validation {
-    condition     = var.gunicorn_graceful_timeout >= 1 && var.gunicorn_graceful_timeout <= 3600 && floor(var.gunicorn_graceful_timeout) == var.gunicorn_graceful_timeout
-    error_message = "gunicorn_graceful_timeout must be a whole number of seconds from 1 to 3600."
-  }
-}
-
-variable "gunicorn_keepalive" {
-  description = "GUNICORN_KEEPALIVE: seconds an idle keep-alive connection stays open and, with gevent, the time each request head must arrive in (at least 1 with gevent). Behind a proxy that reuses upstream connections it must be longer than the proxy's idle timeout, or the proxy may send a request on a connection gunicorn is just closing and answer 502: behind an ALB (idle timeout 60 s by default) set e.g. 65; the ALB sends complete request heads, so slow clients still cannot hold a worker."
-  type        = number
-  default     = 5
-
-  validation {
-    condition     = var.gunicorn_keepalive >= 0 && var.gunicorn_keepalive <= 600 && floor(var.gunicorn_keepalive) == var.gunicorn_keepalive
-    error_message = "gunicorn_keepalive must be a whole number of seconds from 0 to 600."
-  }
-
-  validation {
-    # With keep-alive 0 gunicorn's gevent worker reads a request head without any deadline; the service refuses it.
-    condition     = var.gunicorn_worker_class != "gevent" || var.gunicorn_keepalive >= 1
-    error_message = "gunicorn_keepalive must be at least 1 with gunicorn_worker_class = \"gevent\": it is also the time a connection has to send each request head. Set gunicorn_keepalive >= 1 (longer than a proxy's idle timeout behind one)."
-  }
-}
-
-variable "forwarded_allow_ips" {
-  description = "FORWARDED_ALLOW_IPS: networks (CIDR) whose X-Forwarded-* headers the service believes; empty believes none. Only the ingress controller's or mesh's addresses: the VPC CIDR an ALB reaches its IP targets from, or 127.0.0.1/32 for a sidecar proxy."
-  type        = list(string)
-  default     = []
-  nullable    = false
-
-  validation {
-    # The service parses each entry as a network with no host bits set (ipaddress.ip_network, strict).
-    condition     = alltrue([for network in var.forwarded_allow_ips : can(cidrhost(network, 0)) && try(cidrhost(network, 0) == lower(split("/", network)[0]), false)])
-    error_message = "forwarded_allow_ips entries must be networks in CIDR notation with no host bits set, e.g. \"10.0.0.0/16\", \"10.1.2.3/32\" or \"fd00::/8\"."
-  }
-}
-
-variable "pre_stop_seconds" {
-  description = "Seconds a terminating pod keeps serving (preStop sleep) so endpoint removal reaches every proxy before gunicorn stops accepting."
-  type        = number
-  default     = 5
-
-  validation {
-    condition     = var.pre_stop_seconds >= 1 && var.pre_stop_seconds <= 120 && floor(var.pre_stop_seconds) == var.pre_stop_seconds
-    error_message = "pre_stop_seconds must be a whole number of seconds from 1 to 120."
-  }
-}
-
-variable "pod_annotations" {
-  description = "Extra pod annotations (the module adds checksum/chart itself)."
-  type        = map(string)
-  default     = {}
-  nullable    = false
 }

@@ -9,10 +9,11 @@ terraform {
       source  = "hashicorp/helm"
       version = "~> 3.1"
     }
-    # The release namespace with its Pod Security labels (kubernetes_namespace_v1).
+    # The release namespace with its Pod Security labels (kubernetes_namespace_v1): the same resource in 2.38
+    # and 3.x (3.0.0 removed only the deprecated names without _v1), so a consumer on either line can use it.
     kubernetes = {
       source  = "hashicorp/kubernetes"
-      version = "~> 2.38"
+      version = ">= 2.38, < 4.0"
     }
   }
 }

@@ -57,6 +57,7 @@ def test_the_token_is_never_shown() -> None:
         ({"GUNICORN_THREADS": "many"}, "GUNICORN_THREADS must be an integer between 1 and 256, got 'many'"),
         ({"GUNICORN_WORKER_CLASS": "eventlet"}, "GUNICORN_WORKER_CLASS must be one of gevent, sync, got 'eventlet'"),
         ({"GUNICORN_KEEPALIVE": "0"}, "GUNICORN_KEEPALIVE must be at least 1 with the gevent worker"),
+        ({"GUNICORN_THREADS": "4"}, "GUNICORN_THREADS has no effect with the gevent worker"),
         ({"FORWARDED_ALLOW_IPS": "*"}, "FORWARDED_ALLOW_IPS must be comma-separated IP addresses or networks"),
         ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, "FORWARDED_ALLOW_IPS must be comma-separated IP addresses"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),

@@ -30,7 +30,7 @@ def module_bucket(aws_client) -> str:
 def service(moto, module_bucket, logs_dir):
     env = processes.service_environment(**EMULATOR_CREDENTIALS, S3_BUCKET=module_bucket, S3_ENDPOINT_URL=moto.url,
                                         UPLOAD_TOKEN=UPLOAD_TOKEN, APP_VERSION="9.9.9-test",
-                                        WEB_CONCURRENCY="2", GUNICORN_THREADS="4")
+                                        WEB_CONCURRENCY="2")
     server = processes.start_service(env, logs_dir, ready_path="/api/ready", timeout=20)
     yield server
     assert server.stop(timeout=15) == 0

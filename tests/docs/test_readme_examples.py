@@ -6,8 +6,8 @@ comment line naming what runs it,
     # tftest: <mode> [fixtures=<file>,...] [target=<address>]
 
 - `validate`: the block is the main.tf of a fresh root; `terraform init -backend=false` + `validate`, by the
-  runner `make validate` uses (harness/validate.py, through harness/terraform.py; helm roots against the
-  schema-only stand-in offline), all the examples side by side;
+  runner `make validate` uses (harness/validate.py, through harness/terraform.py, with the providers it
+  installs), all the examples side by side;
 - `apply`: the same root applied on the session's moto server (`terraform_copy`: destroyed in teardown even when
   the test fails), optionally only `-target=<address>`, then read back through boto3;
 - `backend-config`: the block is a `*.s3.tfbackend` file: a root with the partial S3 backend takes it with

@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
@@ -26,7 +27,13 @@ import requests
 from botocore.config import Config
 
 from harness import kube, processes, terraform
+from tests.cluster import conftest as cluster_fixtures
 from tests.e2e.support import retry
+
+# The single-node cluster's session fixtures (tests/cluster/conftest.py): the cluster, the service image in its
+# containerd, the S3 emulator on the node's address. tests/conftest.py schedules this file on the cluster's worker.
+cluster, images, s3, engine = (cluster_fixtures.cluster, cluster_fixtures.images, cluster_fixtures.s3,
+                               cluster_fixtures.engine)
 
 # A real apply and destroy (EKS: about 15 and 10 minutes) run far past the suite's 600 s per-test timeout
 # (pyproject.toml). The bound is above the sum of the run's own Terraform timeouts (init and plans 900 s,
@@ -72,8 +79,11 @@ def _exercise(url: str, token: str, s3, bucket: str, prefix: str) -> None:
     assert body.lstrip("-").isdigit(), f"object {key} holds {body!r}, not an integer"
 
 
-def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str], context: str, item,
-                        s3, token: str, init_args: list[str], before_rollout=None) -> None:
+def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str], connect, item,
+                        s3, token: str, init_args: list[str], before_rollout=None) -> dict:
+    """Plan, apply, roll out, call through the Service, plan again (empty), destroy; the outputs.
+
+    `connect()` gives the harness's client for the cluster (rollout, port-forward, the chart's test hooks)."""
     var_args = [f"-var={k}={v}" for k, v in tf_vars.items()]
     terraform.run(["init", "-input=false", "-no-color", *init_args], cwd=root, env=env)
     applied = False
@@ -91,7 +101,7 @@ def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str]
         namespace, release = outputs["namespace"], outputs["release_name"]
         if before_rollout:
             before_rollout()
-        cluster = kube.connect(context)
+        cluster = connect()
         # On any failure from here on, the report carries the namespace's events, pod statuses and logs.
         with kube.attach_diagnostics_on_failure(item, cluster, namespace):
             kube.wait_for_rollout(cluster, namespace, outputs["deployment_name"], timeout=300)
@@ -103,16 +113,66 @@ def _apply_call_destroy(root: Path, env: dict[str, str], tf_vars: dict[str, str]
         second = terraform.run(["plan", "-input=false", "-no-color", "-detailed-exitcode", *var_args], cwd=root,
                                env=env, check=False, timeout=900)
         assert second.returncode == 0, f"second plan is not empty:\n{second.stdout[-3000:]}"
+        return outputs
     finally:
         if applied:
             terraform.run(["destroy", "-input=false", "-no-color", "-auto-approve", *var_args], cwd=root, env=env,
                           timeout=3600)
 
 
-def test_local_minikube_environment(tmp_path, unique_name, selected_environments, logs_dir, request):
+def test_local_environment_on_the_built_cluster(tmp_path, unique_name, selected_environments, request):
+    """envs/local applied for real, with the real helm and kubernetes providers, onto the single-node cluster the
+    suite builds (harness/cluster.py; `make cluster` first reuses it): init → plan → apply → rollout → the
+    chart's test hooks and health, mirror and an upload through the Service (port-forward) → the object read
+    back from the S3 emulator, which the pod reaches on the node's address → a second plan is empty →
+    destroy leaves no namespace. The image is the service's, built by podman and imported into the node's
+    containerd (tests/cluster/conftest.py). E2E_KUBE_CONTEXT names another cluster instead (Minikube, kind)."""
     if selected_environments and "local" not in selected_environments:
         pytest.skip(f"E2E_ENVIRONMENTS={','.join(sorted(selected_environments))} does not include local")
-    context = os.environ.get("E2E_KUBE_CONTEXT", "minikube")
+    if os.environ.get("E2E_KUBE_CONTEXT"):
+        pytest.skip("E2E_KUBE_CONTEXT names another cluster: test_local_environment_on_a_named_context runs there")
+    # requested here, after the skips: a run that skips must not start a cluster
+    cluster, images, s3 = (request.getfixturevalue(name) for name in ("cluster", "images", "s3"))
+    root = _copy_layout(tmp_path, "local")
+    env = terraform.terraform_env()
+    token = secrets.token_urlsafe(24)
+    namespace = unique_name("mirror-e2e")
+    tf_vars = {
+        "kube_config_path": str(cluster.kubeconfig),
+        "kube_context": "mirror-kit",
+        "namespace": namespace,
+        "bucket_name": unique_name("mirror-e2e"),
+        "image_repository": images["repository"],
+        "image_tag": images["first"],
+        # the emulator listens on the node's address: Terraform (on the node) and the pods use the same URL
+        "emulator_endpoint": s3["url"],
+        "emulator_endpoint_in_cluster": s3["url"],
+    }
+    client = boto3.client("s3", endpoint_url=s3["url"], region_name="us-east-1", aws_access_key_id="local",
+                          aws_secret_access_key="local", config=Config(s3={"addressing_style": "path"}))
+    api = kube.connect(config_file=str(cluster.kubeconfig))
+    _apply_call_destroy(root, {**env, "TF_VAR_upload_token": token}, tf_vars, lambda: api, request.node, client,
+                        token, init_args=[])
+    from kubernetes.client import CoreV1Api
+    from kubernetes.client.exceptions import ApiException
+
+    deadline = time.monotonic() + 120  # destroy returns once the namespace is terminating; it then goes
+    while True:
+        try:
+            CoreV1Api(api.api).read_namespace(namespace)
+        except ApiException as error:
+            assert error.status == 404, error
+            break
+        assert time.monotonic() < deadline, f"namespace {namespace} still exists after destroy"
+        time.sleep(2)
+
+
+def test_local_environment_on_a_named_context(tmp_path, unique_name, selected_environments, logs_dir, request):
+    if selected_environments and "local" not in selected_environments:
+        pytest.skip(f"E2E_ENVIRONMENTS={','.join(sorted(selected_environments))} does not include local")
+    if not os.environ.get("E2E_KUBE_CONTEXT"):
+        pytest.skip("local: no E2E_KUBE_CONTEXT (a Minikube or kind context); the built cluster's test ran instead")
+    context = os.environ["E2E_KUBE_CONTEXT"]
     problem = kube.context_problem(context)
     if problem:
         pytest.skip(f"local: {problem}; start Minikube (`minikube start`) or set E2E_KUBE_CONTEXT to a kind context")
@@ -152,7 +212,7 @@ def test_local_minikube_environment(tmp_path, unique_name, selected_environments
                 "E2E_EMULATOR_IN_CLUSTER", f"http://host.minikube.internal:{emulator_port}"),
         }
         env = {**env, "TF_VAR_upload_token": token}
-        _apply_call_destroy(root, env, tf_vars, context, request.node, s3, token, init_args=[])
+        _apply_call_destroy(root, env, tf_vars, lambda: kube.connect(context), request.node, s3, token, init_args=[])
     finally:
         emulator.stop(timeout=10)
 
@@ -196,5 +256,6 @@ def test_aws_eks_environment(tmp_path, unique_name, selected_environments, monke
         subprocess.run(["aws", "eks", "update-kubeconfig", "--name", tf_vars["cluster_name"], "--region", region,
                         "--alias", context, "--kubeconfig", str(kubeconfig)], check=True, capture_output=True)
 
-    _apply_call_destroy(root, env, tf_vars, context, request.node, boto3.client("s3", region_name=region), token,
-                        init_args=init_args, before_rollout=write_kubeconfig)
+    _apply_call_destroy(root, env, tf_vars, lambda: kube.connect(context, str(kubeconfig)), request.node,
+                        boto3.client("s3", region_name=region), token, init_args=init_args,
+                        before_rollout=write_kubeconfig)

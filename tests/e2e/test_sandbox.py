@@ -43,6 +43,8 @@ def test_sandbox_environment(tmp_path, unique_name, selected_environments):
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         outputs = sandbox.outputs
         assert outputs["bucket_name"] == bucket
+        # What `make sandbox` starts the service with before Terraform plans is what Terraform planned.
+        assert sandbox.service_environment_before_plan() == outputs["service_environment"]
 
         service = sandbox.start_service()
         url = service.url

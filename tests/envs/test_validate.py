@@ -2,8 +2,8 @@
 
 The same runner as `make validate` (harness/validate.py): each root in a private copy, `init -backend=false`
 then `validate`. On a normal machine Terraform installs the real providers; offline (the build machines)
-the AWS provider comes from the mirror and helm from the schema-only stand-in (harness/provider_standin),
-whose schema is derived from terraform-provider-helm v3.1.1's source. What validate proves: every
+the AWS provider comes from the mirror, and helm and kubernetes are HashiCorp's providers built here from
+the commits tools/terraform-provider-*/go.mod pin (harness/terraform.py). What validate proves: every
 argument exists with the right type and syntax (attribute vs block), required ones are set, references
 and module interfaces line up, variable validations are well-formed. What it cannot: values only known
 at plan/apply, chart rendering, cluster access (those are tested in tests/modules, tests/chart, tests/e2e).

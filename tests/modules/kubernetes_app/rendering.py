@@ -164,26 +164,25 @@ def env_of(manifests: list[dict]) -> dict[str, str]:
     return env
 
 
-def service_gunicorn_defaults() -> dict[str, str]:
-    """The gunicorn variables as the service's own defaults would set them (app/mirror_service/config.py
-    ServerSettings), the way the chart renders them: an empty FORWARDED_ALLOW_IPS is unset for the service."""
+def server_settings(env: dict[str, str]):
+    """The server settings the service reads from a pod's environment (what gunicorn.conf.py runs at start)."""
+    from mirror_service.config import load_all
+
+    return load_all(env)[1]
+
+
+def pod_server_defaults(log_level: str = "INFO"):
+    """The service's defaults (app/mirror_service/config.py ServerSettings) as the pod gets them for the chart's
+    default 1-CPU limit: the same, except one worker per CPU of the limit (templates/_helpers.tpl
+    `mirror-service.workers`) where the service's 2 are for a 2-core host, and that worker holding the pod's
+    budget of connections, as many as the service's workers together (`mirror-service.workerConnections`)."""
+    import dataclasses
+
     from mirror_service.config import ServerSettings
 
-    defaults = ServerSettings()
-    return {"GUNICORN_WORKER_CLASS": defaults.worker_class, "WEB_CONCURRENCY": str(defaults.workers),
-            "GUNICORN_WORKER_CONNECTIONS": str(defaults.worker_connections), "GUNICORN_THREADS": str(defaults.threads),
-            "GUNICORN_TIMEOUT": str(defaults.timeout), "GUNICORN_GRACEFUL_TIMEOUT": str(defaults.graceful_timeout),
-            "GUNICORN_KEEPALIVE": str(defaults.keepalive),
-            "FORWARDED_ALLOW_IPS": ",".join(defaults.forwarded_allow_ips)}
-
-
-def pod_gunicorn_defaults() -> dict[str, str]:
-    """The service's defaults as the chart sets them for its default 1-CPU limit: the same, except one worker
-    per CPU of the limit (a gevent worker uses at most one CPU) where the service's 2 are for a 2-core host,
-    and that worker holds as many connections as the service's workers together."""
-    service = service_gunicorn_defaults()
-    connections = int(service["WEB_CONCURRENCY"]) * int(service["GUNICORN_WORKER_CONNECTIONS"])
-    return {**service, "WEB_CONCURRENCY": "1", "GUNICORN_WORKER_CONNECTIONS": str(connections)}
+    service = ServerSettings()
+    return dataclasses.replace(service, port=4545, workers=1, log_level=log_level,
+                               worker_connections=service.workers * service.worker_connections)
 
 
 def merged(base: dict, override: dict) -> dict:

@@ -25,12 +25,12 @@ from tests.modules.kubernetes_app.rendering import KUBE_VERSIONS
 VALUE_SETS = sorted(rendering.ci_value_sets())
 CHART = yaml.safe_load((rendering.CHART_DIR / "Chart.yaml").read_text())
 SELECTOR = {"app.kubernetes.io/name": "mirror-service", "app.kubernetes.io/instance": rendering.RELEASE}
+# Always rendered; the other server settings only when set (unset, the service's default applies).
 CONTRACT_SETTINGS = {"S3_BUCKET", "S3_PREFIX", "AWS_REGION", "APP_VERSION", "LOG_LEVEL", "MAX_WORD_LENGTH",
-                     "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_WORKER_CONNECTIONS", "GUNICORN_THREADS",
-                     "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "FORWARDED_ALLOW_IPS",
+                     "WEB_CONCURRENCY", "GUNICORN_WORKER_CONNECTIONS", "GUNICORN_GRACEFUL_TIMEOUT",
                      "PORT", "TMPDIR", "PROMETHEUS_MULTIPROC_DIR"}
 # gunicorn's gthread worker: the sync class with threads > 1 (app/gunicorn.conf.py), which gevent would ignore.
-GTHREAD = {"gunicorn": {"workerClass": "sync", "threads": 4}}
+GTHREAD = {"server": {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": 4}}
 
 
 def test_the_expected_value_sets_exist():
@@ -159,7 +159,7 @@ def test_grace_period_covers_prestop_and_gunicorn_drain(name):
 
 
 def test_grace_period_is_computed_from_the_drain_settings():
-    drain = {"gunicorn": {"gracefulTimeout": 40}, "shutdown": {"preStopSeconds": 8, "marginSeconds": 2}}
+    drain = {"server": {"GUNICORN_GRACEFUL_TIMEOUT": 40}, "shutdown": {"preStopSeconds": 8, "marginSeconds": 2}}
     values = rendering.merged(rendering.ci_value_sets()["minimal"], drain)
     pod = rendering.only(rendering.render(values), "Deployment")["spec"]["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] == 50
@@ -362,17 +362,33 @@ def test_network_policy_opens_the_emulator_port(name, cidr, port):
 
 
 def test_gunicorn_defaults_follow_the_service_and_one_worker_per_cpu_of_the_limit():
-    """gevent, 1,000 connections per worker, keep-alive 5 s, no trusted forwarders: the service's own defaults.
-    Workers: one per CPU of the pod's limit (a gevent worker uses at most one CPU; more are throttled,
-    bench/capacity.py), where the service's own default of 2 is for a 2-core host without a quota."""
+    """gevent, keep-alive 5 s, no trusted forwarders: the service's own defaults, as the service reads the pod's
+    environment. Workers: one per CPU of the pod's limit (a gevent worker uses at most one CPU; more are throttled,
+    bench/README.md), where the service's own default of 2 is for a 2-core host without a quota."""
     manifests = rendering.rendered_ci_sets()["minimal"]
     env = rendering.env_of(manifests)
-    defaults = rendering.pod_gunicorn_defaults()
-    assert {name: env[name] for name in defaults} == defaults
-    assert defaults["GUNICORN_WORKER_CLASS"] == "gevent", "the service's default changed: revisit values.yaml's notes"
+    assert rendering.server_settings(env) == rendering.pod_server_defaults()
+    assert rendering.pod_server_defaults().worker_class == "gevent", "the service's default changed: revisit values.yaml"
     limit = rendering.only(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"]
     cpus = int(limit[:-1]) / 1000 if limit.endswith("m") else float(limit)
     assert int(env["WEB_CONCURRENCY"]) == max(1, math.ceil(cpus)), (limit, env["WEB_CONCURRENCY"])
+
+
+@pytest.mark.parametrize(("cpu", "server", "workers", "connections"), [
+    ("1000m", {}, 1, 2000),
+    ("2", {}, 2, 1000),  # the CPU limit raised: a worker per CPU, the pod's 2,000 connections shared
+    ("1500m", {}, 2, 1000),
+    ("250m", {}, 1, 2000),
+    ("2", {"WEB_CONCURRENCY": 3}, 3, 667),  # explicit workers win; the connections follow them
+    ("2", {"WEB_CONCURRENCY": "1", "GUNICORN_WORKER_CONNECTIONS": 500}, 1, 500),
+], ids=["default", "2-cpus", "1.5-cpus", "quarter-cpu", "explicit-workers", "explicit-both"])
+def test_workers_follow_the_cpu_limit_unless_set(cpu, server, workers, connections):
+    """templates/_helpers.tpl `mirror-service.workers` and `mirror-service.workerConnections`, read back the way the
+    service reads them."""
+    values = rendering.merged(rendering.ci_value_sets()["minimal"],
+                              {"resources": {"limits": {"cpu": cpu}}, "server": server})
+    settings = rendering.server_settings(rendering.env_of(rendering.render(values)))
+    assert (settings.workers, settings.worker_connections) == (workers, connections)
 
 
 def test_readiness_probe_outwaits_the_services_s3_budget():
@@ -387,11 +403,6 @@ def test_readiness_probe_outwaits_the_services_s3_budget():
         assert probe["timeoutSeconds"] > budget, name
 
 
-def test_worker_classes_are_the_ones_the_service_accepts():
-    schema = json.loads((rendering.CHART_DIR / "values.schema.json").read_text())
-    assert tuple(schema["properties"]["gunicorn"]["properties"]["workerClass"]["enum"]) == config.WORKER_CLASSES
-
-
 def test_prod_keeps_alb_upstreams_alive_longer_than_the_alb_and_trusts_only_the_vpc():
     env = rendering.env_of(rendering.rendered_ci_sets()["prod"])
     assert int(env["GUNICORN_KEEPALIVE"]) > 60, "an ALB's default idle timeout is 60 s"
@@ -403,32 +414,23 @@ def test_gthread_is_sync_with_threads():
     assert env["GUNICORN_WORKER_CLASS"] == "sync" and env["GUNICORN_THREADS"] == "4"
 
 
-GUNICORN_ENV_NAMES = {"workerClass": "GUNICORN_WORKER_CLASS", "keepalive": "GUNICORN_KEEPALIVE",
-                      "threads": "GUNICORN_THREADS"}
-
-
-@pytest.mark.parametrize(("gunicorn", "chart_renders", "service_starts"), [
-    ({"workerClass": "gevent", "keepalive": 0}, False, False),
-    ({"workerClass": "sync", "keepalive": 0}, True, True),
-    # gevent ignores threads: the service starts with them silently unused, so the chart refuses the combination.
-    ({"workerClass": "gevent", "threads": 4}, False, True),
-    ({"workerClass": "sync", "threads": 4}, True, True),
-], ids=["gevent-keepalive-0", "sync-keepalive-0", "gevent-threads", "gthread"])
-def test_chart_refuses_what_the_service_refuses_or_ignores(gunicorn, chart_renders, service_starts):
-    """The cross-value gunicorn rules of templates/_validate.tpl against the service's own validation
-    (mirror_service.config.load_all, what gunicorn.conf.py runs before any worker starts)."""
-    minimal = rendering.ci_value_sets()["minimal"]
+@pytest.mark.parametrize(("server", "service_starts"), [
+    ({"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_KEEPALIVE": 0}, False),
+    ({"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_KEEPALIVE": 0}, True),
+    ({"GUNICORN_WORKER_CLASS": "gevent", "GUNICORN_THREADS": 4}, False),  # gevent would ignore them
+    ({"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": 4}, True),
+    ({"GUNICORN_WORKER_CLASS": "eventlet"}, False),
+    ({"FORWARDED_ALLOW_IPS": "10.0.0.0/16,alb.internal"}, False),
+    ({"GUNICORN_TIMEOUT": 1000000}, False),  # rendered as 1000000, not YAML's float 1e+06; above the service's bound
+], ids=["gevent-keepalive-0", "sync-keepalive-0", "gevent-threads", "gthread", "unknown-class", "host-name-forwarder",
+        "big-number"])
+def test_chart_passes_server_settings_through_and_the_service_judges_them(server, service_starts):
+    """The chart does not re-validate server settings: it renders them unchanged, and the service's own validation
+    (mirror_service.config.load_all, what gunicorn.conf.py reports before any worker starts) accepts or refuses."""
+    env = rendering.env_of(rendering.render(rendering.merged(rendering.ci_value_sets()["minimal"], {"server": server})))
+    assert {name: env[name] for name in server} == {name: str(value) for name, value in server.items()}
     try:
-        rendered = rendering.env_of(rendering.render(rendering.merged(minimal, {"gunicorn": gunicorn})))
-    except helm.HelmRenderError:
-        rendered = None
-    assert (rendered is not None) == chart_renders
-    env = {**rendering.env_of(rendering.rendered_ci_sets()["minimal"]),
-           **{GUNICORN_ENV_NAMES[key]: str(value) for key, value in gunicorn.items()}}
-    if rendered is not None:
-        assert rendered == env
-    try:
-        config.load_all(env)
+        rendering.server_settings(env)
     except config.ConfigError:
         started = False
     else:
@@ -600,11 +602,11 @@ def test_notes_explain_how_to_reach_and_test_the_release():
 def test_notes_warn_when_the_alb_keeps_connections_longer_than_gunicorn(keepalive, attributes, warned):
     annotations = {"alb.ingress.kubernetes.io/load-balancer-attributes": attributes} if attributes else {}
     values = rendering.merged(rendering.ci_value_sets()["prod"],
-                              {"gunicorn": {"keepalive": keepalive}, "ingress": {"annotations": annotations}})
+                              {"server": {"GUNICORN_KEEPALIVE": keepalive}, "ingress": {"annotations": annotations}})
     notes = rendering.render_templates(values)["mirror-service/templates/NOTES.txt"]
     assert ("is not longer than the ALB's idle timeout" in notes) == warned, notes
     if warned:
-        assert f"Set gunicorn.keepalive to {125 if attributes else 65}." in notes
+        assert f"Set server.GUNICORN_KEEPALIVE to {125 if attributes else 65}." in notes
 
 
 def test_extra_env_refuses_every_variable_the_chart_renders():
@@ -620,4 +622,7 @@ def test_extra_env_refuses_every_variable_the_chart_renders():
         rendered |= {key for secret in rendering.of_kind(manifests, "Secret") if secret["type"] == "Opaque"
                      for key in secret["data"]}
     rendered -= {"FEATURE_FLAGS"}  # the prod set's own extraEnv entry
+    # Server settings are refused in extraEnv by templates/_validate.tpl (test_chart_values_refused.py), so that a
+    # new one needs no entry in this list.
+    rendered -= set(yaml.safe_load((rendering.CHART_DIR / "values.yaml").read_text())["server"])
     assert rendered <= reserved, f"reserve these in config.extraEnv.propertyNames: {sorted(rendered - reserved)}"

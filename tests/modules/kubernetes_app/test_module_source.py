@@ -134,7 +134,7 @@ def test_no_provider_blocks_and_pinned_providers():
     helm = module_terraform["required_providers"][0]["helm"]
     assert (_unquote(helm["source"]), _unquote(helm["version"])) == ("hashicorp/helm", "~> 3.1")
     kubernetes = module_terraform["required_providers"][0]["kubernetes"]
-    assert (_unquote(kubernetes["source"]), _unquote(kubernetes["version"])) == ("hashicorp/kubernetes", "~> 2.38")
+    assert (_unquote(kubernetes["source"]), _unquote(kubernetes["version"])) == ("hashicorp/kubernetes", ">= 2.38, < 4.0")
     assert set(module_terraform["required_providers"][0]) - {"__comments__", "__is_block__"} == {"helm", "kubernetes"}
 
 

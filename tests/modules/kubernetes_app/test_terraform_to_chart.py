@@ -26,6 +26,7 @@ import pytest
 import tftest
 import yaml
 
+from harness import helm
 from tests.hcl import load, module_call, unquote
 from tests.modules.kubernetes_app import rendering
 from tests.modules.kubernetes_app.rendering import CHART_DIR, KUBE_VERSIONS, MODULE_DIR
@@ -126,8 +127,7 @@ def test_local_inputs_render_a_release_that_reaches_the_emulator(terraform_copy,
     assert outputs["curl_commands"][1] == "curl http://127.0.0.1:8080/api/health"
     # The module's defaults are the service's own (app/mirror_service/config.py): gevent, none trusted to
     # forward; one worker for the chart's 1-CPU limit.
-    defaults = rendering.pod_gunicorn_defaults()
-    assert {name: env[name] for name in defaults} == defaults
+    assert rendering.server_settings(env) == rendering.pod_server_defaults()
 
 
 def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform_copy, tmp_path):
@@ -158,10 +158,10 @@ def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform
     env = rendering.env_of(manifests)
     assert "S3_ENDPOINT_URL" not in env and "AWS_ACCESS_KEY_ID" not in env
     assert env["AWS_REGION"] == "eu-west-1" and env["FEATURE_FLAGS"] == "none"
-    assert env["GUNICORN_WORKER_CLASS"] == "gevent" and env["GUNICORN_WORKER_CONNECTIONS"] == "2000"
-    assert env["GUNICORN_KEEPALIVE"] == "65"
+    server = rendering.server_settings(env)
+    assert server.worker_class == "gevent" and server.worker_connections == 2000
     # envs/aws trusts no forwarder (the service builds no URL from X-Forwarded-*): the service's default.
-    assert env["FORWARDED_ALLOW_IPS"] == rendering.pod_gunicorn_defaults()["FORWARDED_ALLOW_IPS"]
+    assert server.keepalive == 65 and server.forwarded_allow_ips == rendering.pod_server_defaults().forwarded_allow_ips
     assert outputs["url"] == "https://mirror.example.com"
     assert outputs["curl_commands"][0] == "curl https://mirror.example.com/api/health"
 
@@ -178,7 +178,8 @@ def test_plan_warns_when_the_alb_keeps_connections_longer_than_gunicorn(terrafor
                                                                         annotations, warned):
     """AWS: an application's keep-alive shorter than the ALB's idle timeout yields occasional 502s (a warning in the
     plan: a check block, which never stops the apply)."""
-    change = {"gunicorn_keepalive": keepalive, "ingress": {**fixture_inputs("aws")["ingress"], "annotations": annotations}}
+    change = {"server": {"GUNICORN_KEEPALIVE": str(keepalive)},
+              "ingress": {**fixture_inputs("aws")["ingress"], "annotations": annotations}}
     tf = offline_module(terraform_copy, tmp_path, "aws", change=change, secrets=AWS_SECRETS)
 
     text = " ".join(tf.plan(output=False).split())
@@ -186,7 +187,7 @@ def test_plan_warns_when_the_alb_keeps_connections_longer_than_gunicorn(terrafor
     assert ("is not longer than the ALB's idle timeout" in text) == warned, text[-3000:]
     if warned:
         idle = 120 if annotations else 60
-        assert f"Set gunicorn_keepalive = {idle + 5}" in text
+        assert f'Set server = {{ GUNICORN_KEEPALIVE = "{idle + 5}" }}' in text
 
 
 @pytest.mark.parametrize(("ingress", "url"), [
@@ -278,24 +279,52 @@ def test_allowed_secret_alphabet_passes_helm_set_string_unchanged(token):
     assert stored == token
 
 
+# Rules across several inputs are the chart's (templates/_validate.tpl), written once: Terraform passes the values,
+# and the chart refuses them at install with a message that names the module's inputs too.
 AWS_INGRESS = fixture_inputs("aws")["ingress"]
-REFUSALS = [
+CHART_REFUSALS = [
     # (why, fixture inputs, what the case changes in them, secrets, fragment of the message)
-    ("emulator keys in prod", "local", {"environment": "prod"}, LOCAL_SECRETS,
-     'are not allowed when environment = "prod"'),
-    ("prod without a token", "aws", {}, {}, 'environment "prod" needs upload_token'),
+    # envs/local's call in prod (with two replicas, so that only the keys are wrong).
+    ("emulator keys in prod", "local", {"environment": "prod", "replicas": 2}, LOCAL_SECRETS,
+     "are refused when environment is prod"),
+    ("prod without a token", "aws", {}, {}, "(Terraform module: upload_token or existing_secret_name)"),
     # The default environment is the safe one: leaving it out never opens the upload endpoint (environment is
     # `nullable = false`: null stands for leaving it out, the default applies).
-    ("default environment without a token", "aws", {"environment": None}, {}, 'environment "prod" needs upload_token'),
+    ("default environment without a token", "aws", {"environment": None}, {}, "environment prod requires an upload token"),
+    ("half a key pair", "local", {}, {"s3_access_key_id": EMULATOR_KEY_ID},
+     "(Terraform module: s3_access_key_id and s3_secret_access_key)"),
+    ("prod with one replica", "aws", {"autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
+     "(Terraform module: replicas, autoscaling)"),
+    ("prod autoscaling from one replica", "aws", {"autoscaling": {"enabled": True, "min_replicas": 1}}, AWS_SECRETS,
+     "(Terraform module: autoscaling.min_replicas)"),
+    ("a token and an existing Secret", "aws", {"existing_secret_name": "mirror-secrets"}, AWS_SECRETS,
+     "(Terraform module: existing_secret_name, or upload_token / s3_access_key_id)"),
+]
+
+
+@pytest.mark.parametrize(("why", "inputs", "change", "secrets", "message"), CHART_REFUSALS,
+                         ids=[case[0] for case in CHART_REFUSALS])
+def test_chart_refuses_what_the_module_passes_with_a_message_naming_the_input(terraform_copy, tmp_path, why, inputs,
+                                                                              change, secrets, message):
+    tf = offline_module(terraform_copy, tmp_path, inputs, change=change, secrets=secrets)
+    tf.apply()
+
+    with pytest.raises(helm.HelmRenderError) as refused:
+        rendering.render(**helm_inputs(tf.output()))
+
+    assert message in str(refused.value), str(refused.value)
+    for secret in SECRETS:
+        assert secret not in str(refused.value), f"{why}: a secret reached the message"
+
+
+REFUSALS = [
+    # (why, fixture inputs, what the case changes in them, secrets, fragment of the message)
     ("ingress publishing /metrics", "aws", {"ingress": {**AWS_INGRESS, "path": "/"}}, AWS_SECRETS,
      'would publish /metrics outside the cluster: use "/api"'),
-    ("prod with one replica", "aws", {"autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
-     'environment "prod" needs replicas >= 2 or autoscaling.enabled = true'),
     ("endpoint not a URL", "local", {"s3_endpoint_url": "host.minikube.internal:4566"}, {},
      "s3_endpoint_url must be an http:// or https:// URL"),
     ("token with a comma", "local", {}, {"upload_token": "has,comma-0123456789"},
      "upload_token must be 16-512 characters"),
-    ("half a key pair", "local", {}, {"s3_access_key_id": EMULATOR_KEY_ID}, "go together"),
     ("registry with a scheme", "aws", {},
      {**AWS_SECRETS, "image_pull_credentials": {**REGISTRY_CREDENTIALS, "registry": "https://registry.gitlab.com"}},
      "image_pull_credentials.registry must be a registry host"),
@@ -312,19 +341,12 @@ REFUSALS = [
      AWS_SECRETS, "ingress.tls_secret_name does not give an ALB a certificate"),
     ("both PDB bounds", "local", {"pdb": {"min_available": "1", "max_unavailable": "1"}}, {}, "not both"),
     ("managed variable in extra_env", "local", {"extra_env": {"S3_BUCKET": "x"}}, {}, "extra_env must not set"),
-    ("forwarders in extra_env", "local", {"extra_env": {"FORWARDED_ALLOW_IPS": "0.0.0.0/0"}}, {},
-     "extra_env must not set variables the module manages (use the dedicated inputs) or secrets (use upload_token / "
-     "existing_secret_name): FORWARDED_ALLOW_IPS."),
-    ("unknown worker class", "local", {"gunicorn_worker_class": "eventlet"}, {},
-     'gunicorn_worker_class must be "gevent" or "sync"'),
-    ("threads gevent would ignore", "local", {"gunicorn_threads": 4}, {},
-     'gunicorn_threads > 1 has no effect with gunicorn_worker_class = "gevent"'),
-    ("gevent without a request-head deadline", "local", {"gunicorn_keepalive": 0}, {},
-     'gunicorn_keepalive must be at least 1 with gunicorn_worker_class = "gevent"'),
-    ("forwarder with host bits", "local", {"forwarded_allow_ips": ["10.0.0.1/8"]}, {},
-     "forwarded_allow_ips entries must be networks in CIDR notation with no host bits set"),
-    ("forwarder without a prefix length", "local", {"forwarded_allow_ips": ["10.0.0.1"]}, {},
-     "forwarded_allow_ips entries must be networks in CIDR notation"),
+    ("server setting in extra_env", "local", {"server": {"FORWARDED_ALLOW_IPS": "10.0.0.0/16"},
+                                              "extra_env": {"FORWARDED_ALLOW_IPS": "0.0.0.0/0"}}, {},
+     "extra_env must not set variables the module manages (use the dedicated inputs and server) or secrets (use "
+     "upload_token / existing_secret_name): FORWARDED_ALLOW_IPS."),
+    ("server setting not by its variable name", "local", {"server": {"keepalive": "65"}}, {},
+     "server takes the service's environment variable names as keys"),
 ]
 
 

@@ -122,13 +122,56 @@ imagePullSecrets:
 
 {{/* The shortest grace period that lets preStop finish and gunicorn drain: preStop + graceful timeout + margin. */}}
 {{- define "mirror-service.minimumGracePeriod" -}}
-{{- add (include "mirror-service.preStopSeconds" . | int) (int .Values.gunicorn.gracefulTimeout) (int .Values.shutdown.marginSeconds) }}
+{{- add (include "mirror-service.preStopSeconds" . | int) (int .Values.server.GUNICORN_GRACEFUL_TIMEOUT) (int .Values.shutdown.marginSeconds) }}
 {{- end }}
 
 {{- define "mirror-service.terminationGracePeriodSeconds" -}}
 {{- $minimum := include "mirror-service.minimumGracePeriod" . | int }}
 {{- $explicit := .Values.shutdown.terminationGracePeriodSeconds }}
 {{- if kindIs "invalid" $explicit }}{{ $minimum }}{{ else }}{{ int $explicit }}{{ end }}
+{{- end }}
+
+{{/*
+Sizing, Bitnami's resourcesPreset style: what the pod's resources imply for the server, unless set.
+The rule and the measurements behind it: bench/README.md, "The chart's sizing".
+*/}}
+{{/* CPUs of resources.limits.cpu, rounded up, at least 1 ("500m" → 1, "2" → 2, "1.5" → 2; no limit → 1). */}}
+{{- define "mirror-service.cpuLimit" -}}
+{{- $cpu := toString (dig "limits" "cpu" "" (.Values.resources | default dict)) }}
+{{- $cpus := 1 }}
+{{- if hasSuffix "m" $cpu }}
+{{- $cpus = div (add (trimSuffix "m" $cpu | int) 999) 1000 }}
+{{- else if $cpu }}
+{{- $cpus = ceil (float64 $cpu) | int }}
+{{- end }}
+{{- max 1 $cpus }}
+{{- end }}
+
+{{/* "true" when server.<name> is set: not absent, null or "" (unset, the service's default applies). */}}
+{{- define "mirror-service.serverSettingSet" -}}
+{{- $value := index .Values.server .name }}
+{{- if not (or (kindIs "invalid" $value) (eq (toString $value) "")) }}true{{ end }}
+{{- end }}
+
+{{/* WEB_CONCURRENCY: server.WEB_CONCURRENCY, else one gevent worker per CPU of the limit (a worker is one thread;
+more than the quota are throttled in bursts). */}}
+{{- define "mirror-service.workers" -}}
+{{- if include "mirror-service.serverSettingSet" (dict "Values" .Values "name" "WEB_CONCURRENCY") }}
+{{- .Values.server.WEB_CONCURRENCY | int }}
+{{- else }}
+{{- include "mirror-service.cpuLimit" . }}
+{{- end }}
+{{- end }}
+
+{{/* GUNICORN_WORKER_CONNECTIONS: server.GUNICORN_WORKER_CONNECTIONS, else the pod's budget of 2,000 held
+connections shared by its workers (rounded up). */}}
+{{- define "mirror-service.workerConnections" -}}
+{{- if include "mirror-service.serverSettingSet" (dict "Values" .Values "name" "GUNICORN_WORKER_CONNECTIONS") }}
+{{- .Values.server.GUNICORN_WORKER_CONNECTIONS | int }}
+{{- else }}
+{{- $workers := include "mirror-service.workers" . | int | max 1 }}
+{{- div (add 2000 (sub $workers 1)) $workers }}
+{{- end }}
 {{- end }}
 
 {{/* The port of s3.endpointUrl (explicit, or the scheme's default), for the NetworkPolicy. */}}
