@@ -1,32 +1,28 @@
 """Bad inputs refused with their messages: shared pieces of the modules' input-validation tests.
 
-Each such test calls the real module once per case from one generated root, so one Terraform run checks
-every case (a run costs seconds of provider start-up), and matches Terraform's own error output, as an
-engineer reads it in a terminal.
+Each such test has a checked-in root (tests/modules/<module>/fixtures/*_rules/main.tf) calling the real module
+once per case, plus the valid calls (fixtures/valid_calls.tf), so one Terraform run checks every case (a run
+costs seconds of provider start-up), and matches Terraform's own error output, as an engineer reads it in a
+terminal. The test names, per case (the module call's label), the message it must draw.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 
+import hcl2
 import pytest
 import tftest
 
 
-def write_cases_root(directory: Path, module: Path, cases: dict[str, dict]) -> Path:
-    """A root calling `module` once per case (`module "<case>" { ...inputs }`); JSON literals are HCL."""
-    directory.mkdir()
-    source = os.path.relpath(module, directory)
-    blocks = []
-    for name, inputs in cases.items():
-        lines = [f'module "{name}" {{', f'  source = "{source}"']
-        lines += [f"  {key} = {json.dumps(value)}" for key, value in inputs.items()]
-        blocks.append("\n".join(lines) + "\n}\n")
-    (directory / "main.tf").write_text("\n".join(blocks))
-    return directory
+def module_calls(*files: Path) -> set[str]:
+    """The labels of the `module` blocks in `files`."""
+    labels = set()
+    for path in files:
+        with path.open() as handle:
+            labels |= {label.strip('"') for block in hcl2.load(handle).get("module", []) for label in block}
+    return labels
 
 
 def errors_by_case(output: str) -> dict[str, list[str]]:
@@ -46,28 +42,35 @@ def refused(run) -> dict[str, list[str]]:
     return errors_by_case(failure.value.cmd_error)
 
 
-def assert_single_variable_rules(terraform_copy, directory: Path, module: Path, cases: dict, valid: dict) -> None:
-    """`terraform validate` of one root calling `module` once per case: each bad input draws its message."""
-    root = write_cases_root(directory, module, {**{name: inputs for name, (inputs, _) in cases.items()}, **valid})
-    tf = terraform_copy(root, name="validate")
+def _cases_root(terraform_copy, fixtures: Path, kind: str, expected: dict[str, str], name: str):
+    """fixtures/<kind>/ copied with fixtures/valid_calls.tf beside it; its every call is a case the test expects."""
+    root, valid_calls = fixtures / kind, fixtures / "valid_calls.tf"
+    calls, valid = module_calls(root / "main.tf"), module_calls(valid_calls)
+    assert calls == set(expected), f"{root}/main.tf calls {sorted(calls)}, the test expects messages for {sorted(expected)}"
+    return terraform_copy(root, name=name, extra_files=(valid_calls,)), valid
+
+
+def assert_single_variable_rules(terraform_copy, fixtures: Path, expected: dict[str, str]) -> None:
+    """`terraform validate` of fixtures/single_variable_rules (one call per case): each bad input draws its message,
+    the valid calls none."""
+    tf, valid = _cases_root(terraform_copy, fixtures, "single_variable_rules", expected, "validate")
 
     errors = refused(lambda: tf.execute_command("validate", "-no-color"))
 
-    for case, (_, expected) in cases.items():
-        assert any(expected in error for error in errors.get(case, [])), f"{case}: expected {expected!r}, got {errors}"
+    for case, message in expected.items():
+        assert any(message in error for error in errors.get(case, [])), f"{case}: expected {message!r}, got {errors}"
         assert all(error.startswith("Invalid value for variable") for error in errors[case]), errors[case]
-    assert not set(valid) & set(errors), errors
+    assert not valid & set(errors), errors
 
 
-def assert_cross_variable_rules(terraform_copy, directory: Path, module: Path, cases: dict, valid: dict) -> None:
-    """A plan of one root calling `module` once per case: rules comparing variables run only at plan time."""
-    root = write_cases_root(directory, module, {**{name: inputs for name, (inputs, _) in cases.items()}, **valid})
-    tf = terraform_copy(root, name="plan")
+def assert_cross_variable_rules(terraform_copy, fixtures: Path, expected: dict[str, str]) -> None:
+    """A plan of fixtures/cross_variable_rules (one call per case): rules comparing variables run only at plan time."""
+    tf, valid = _cases_root(terraform_copy, fixtures, "cross_variable_rules", expected, "plan")
 
     errors = refused(lambda: tf.plan(refresh=False))
 
-    for case, (_, expected) in cases.items():
+    for case, message in expected.items():
         # A rule on one variable that reads another is reported against the module call or without one.
         messages = errors.get(case, []) + errors.get("", [])
-        assert any(expected in message for message in messages), f"{case}: expected {expected!r}, got {errors}"
-    assert not set(valid) & set(errors), errors
+        assert any(message in text for text in messages), f"{case}: expected {message!r}, got {errors}"
+    assert not valid & set(errors), errors

@@ -19,6 +19,7 @@ import hcl2
 import pytest
 
 from harness import terraform
+from tests.hcl import unquote
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVS = REPO_ROOT / "envs"
@@ -27,23 +28,12 @@ CLUSTER_ROOTS = ["local", "aws"]
 SECRET_VARIABLES = {"upload_token", "s3_access_key_id", "s3_secret_access_key"}
 
 
-def _unquote(value):
-    """python-hcl2 keeps HCL's quotes on strings and block labels; drop them (recursively)."""
-    if isinstance(value, str):
-        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    if isinstance(value, list):
-        return [_unquote(item) for item in value]
-    if isinstance(value, dict):
-        return {_unquote(k): _unquote(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
-    return value
-
-
 def load(directory: Path) -> dict[str, list]:
     """All top-level blocks of a directory's *.tf files, merged by block type."""
     merged: dict[str, list] = {}
     for path in sorted(directory.glob("*.tf")):
         with path.open() as handle:
-            for block_type, blocks in _unquote(hcl2.load(handle)).items():
+            for block_type, blocks in unquote(hcl2.load(handle)).items():
                 merged.setdefault(block_type, []).extend(blocks)
     return merged
 

@@ -12,6 +12,7 @@ at plan/apply, chart rendering, cluster access (those are tested in tests/module
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ from harness.processes import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 ROOTS = validate.discover_roots()
+GIT_CONSUMER = Path(__file__).parent / "fixtures" / "kubernetes_app_git_consumer"
 
 
 @pytest.fixture(scope="module")
@@ -92,38 +94,10 @@ def test_git_ref_consumer_of_kubernetes_app_initialises_and_validates_with_the_c
     _git("tag", "v9.9.9", cwd=work)
     _git("clone", "-q", "--bare", str(work), str(tmp_path / "platform.git"), cwd=tmp_path)
     consumer = tmp_path / "consumer"
-    consumer.mkdir()
-    (consumer / "main.tf").write_text(f"""terraform {{
-  required_providers {{
-    helm       = {{ source = "hashicorp/helm", version = "~> 3.1" }}
-    kubernetes = {{ source = "hashicorp/kubernetes", version = "~> 3.2" }}
-  }}
-}}
-
-provider "helm" {{
-  kubernetes = {{ config_path = "~/.kube/config" }}
-}}
-
-provider "kubernetes" {{
-  config_path = "~/.kube/config"
-}}
-
-module "app" {{
-  source = "git::file://{tmp_path / 'platform.git'}//modules/kubernetes-app?ref=v9.9.9"
-
-  release_name     = "mirror"
-  namespace        = "mirror"
-  image_repository = "registry.example.com/mirror-service"
-  image_tag        = "1.0.0"
-  s3_bucket        = "mirror-staging"
-  # environment defaults to "prod", which refuses an open upload endpoint: the token lives in a Secret.
-  existing_secret_name = "mirror-service-env"
-}}
-
-output "chart_sha256" {{
-  value = module.app.chart_sha256
-}}
-""")
+    shutil.copytree(GIT_CONSUMER, consumer)
+    main_tf = consumer / "main.tf"
+    main_tf.write_text(main_tf.read_text().replace("__MODULE_SOURCE__",
+                                                   f"git::file://{tmp_path / 'platform.git'}//modules/kubernetes-app?ref=v9.9.9"))
     env = terraform.terraform_env()
     terraform.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=consumer, env=env)
     fetched = consumer / ".terraform/modules/app/modules/kubernetes-app"

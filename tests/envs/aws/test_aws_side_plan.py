@@ -11,25 +11,18 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from harness import processes
+from tests.hcl import load, unquote
 from tests.node_sizing import assert_fits_a_rollout
 
 REPO = processes.REPO_ROOT
-APPLY_ROLE = "arn:aws:iam::123456789012:role/gitlab-apply"
-PLAN_ROLE = "arn:aws:iam::123456789012:role/gitlab-plan"
-EMULATOR = '''provider "aws" {
-  region                      = var.region
-  s3_use_path_style           = true
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-}
-
-output "autoscaling_enabled" {
-  value = contains(module.eks.addon_names, "metrics-server")
-}
-'''
+INPUTS = Path(__file__).parent / "fixtures" / "side_plan.tfvars"
+ROLES = unquote(load(INPUTS))
+APPLY_ROLE, PLAN_ROLE = ROLES["cluster_admin_role_arns"]["apply"], ROLES["cluster_viewer_role_arns"]["plan"]
+EMULATOR = Path(__file__).parent / "fixtures" / "emulator.tf"  # the provider on moto, and one derived output
 
 
 def _drop_block(text: str, header: str) -> str:
@@ -54,17 +47,8 @@ def test_envs_aws_plans_explicit_access_the_internet_exception_and_metrics_serve
     versions = (root / "versions.tf").read_text()
     versions = _drop_block(versions.replace('backend "s3" {}', ""), "helm = {")
     (root / "versions.tf").write_text(versions)
-    (root / "emulator.tf").write_text(EMULATOR)
-    (root / "test.auto.tfvars.json").write_text(json.dumps({
-        "region": "us-east-1",
-        "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
-        "bucket_name": "mirror-staging-envs-aws-test",
-        "image_repository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror-service",
-        "image_tag": "1.0.0",
-        "cluster_admin_role_arns": {"apply": APPLY_ROLE},
-        "cluster_viewer_role_arns": {"plan": PLAN_ROLE},
-        "endpoint_public_access_from_anywhere": True,
-    }))
+    shutil.copy(EMULATOR, root)
+    shutil.copy(INPUTS, root / "side_plan.auto.tfvars")
     tf.env["TF_VAR_upload_token"] = "not-a-real-token"
     tf.setup(cleanup_on_exit=False)
     tf.execute_command("plan", "-input=false", "-no-color", "-out=aws.tfplan")

@@ -20,22 +20,8 @@ import tftest
 from harness import processes
 
 ENV = processes.REPO_ROOT / "envs" / "aws"
-OUTPUTS = '''
-output "ingress" {
-  value = local.ingress
-}
-
-output "endpoint_public_access_cidrs" {
-  value = local.endpoint_public_access_cidrs
-}
-'''
-REQUIRED = {
-    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
-    "bucket_name": "example-org-mirror-staging-123456789012",
-    "image_repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror-service",
-    "image_tag": "1.0.0",
-    "cluster_admin_role_arns": {"apply": "arn:aws:iam::123456789012:role/gitlab-apply"},
-}
+OUTPUTS = Path(__file__).parent / "fixtures" / "derived_outputs.tf"  # local.ingress, the endpoint CIDRs
+REQUIRED = Path(__file__).parent / "fixtures" / "required.tfvars"  # under each case's own inputs
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 
 
@@ -46,12 +32,13 @@ def env_inputs(tmp_path, terraform_copy):
     root.mkdir()
     for name in ("variables.tf", "ingress.tf"):
         shutil.copy(ENV / name, root)
-    (root / "outputs.tf").write_text(OUTPUTS)
+    shutil.copy(OUTPUTS, root / "outputs.tf")
     # The token comes from the environment, as the README asks (a tfvars line would be echoed in errors).
     tf = terraform_copy(root, emulator=False, name="envs-aws-inputs", env={"TF_VAR_upload_token": "not-a-real-token"})
+    shutil.copy(REQUIRED, Path(tf.tfdir, "0-required.auto.tfvars"))
 
     def plan(**inputs) -> dict:
-        Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps({**REQUIRED, **inputs}))
+        Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps(inputs))  # after 0-required.auto.tfvars
         try:
             tf.execute_command("plan", "-input=false", "-no-color", "-out=inputs.tfplan")
         except tftest.TerraformTestError as error:

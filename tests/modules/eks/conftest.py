@@ -1,8 +1,9 @@
 """What every modules/eks test needs: the module copied as a Terraform root, and a network for it.
 
 Each test copies `modules/eks` itself as its root through the shared `terraform_copy` fixture
-(tests/conftest.py: tftest, the session's moto server, destroy in teardown), with its inputs in
-`test.auto.tfvars.json` so plan, apply and the teardown's destroy all see the same values. The module
+(tests/conftest.py: tftest, the session's moto server, destroy in teardown), with its inputs from checked-in
+files (fixtures/*.tfvars, copied in as *.auto.tfvars) and only what is unique to the run (the cluster name, the
+subnets it created) in `test.auto.tfvars.json`, so plan, apply and the teardown's destroy all see the same values. The module
 has no provider block; `terraform_copy(..., emulator=True)` adds the one that targets moto.
 
 The network the module consumes (a VPC and two subnets) is created with boto3, outside Terraform, and
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,12 +27,14 @@ import tftest
 from botocore.config import Config
 
 from harness import processes
+from tests.hcl import load, unquote
 
 MODULE = processes.REPO_ROOT / "modules" / "eks"
 FIXTURES = Path(__file__).parent / "fixtures"
 # Only for applying on moto; plans need no shim (see the file's comments).
 MOTO_APPLY_OVERRIDE = FIXTURES / "moto_apply_override.tf"
 ACCOUNT = "123456789012"  # moto's account
+PLAN_SUBNETS = unquote(load(FIXTURES / "plan.tfvars"))["subnet_ids"]
 
 
 @pytest.fixture
@@ -40,14 +44,20 @@ def cluster_name() -> str:
 
 @pytest.fixture
 def eks_module(terraform_copy) -> Callable[..., tftest.TerraformTest]:
-    """`eks_module({"cluster_name": ..., ...}, apply_shims=False, extra_files=())`: an initialised copy of the module."""
+    """`eks_module("plan", "access_entries", cluster_name=..., apply_shims=False, extra_files=())`: an initialised copy
+    of the module reading fixtures/plan.tfvars, then fixtures/access_entries.tfvars (a later file's variable replaces
+    an earlier one's), then the keyword values (what is unique to the run)."""
 
-    def make(inputs: dict, *, apply_shims: bool = False, extra_files=(), name: str = "eks") -> tftest.TerraformTest:
+    def make(*fixtures: str, apply_shims: bool = False, extra_files=(), name: str = "eks",
+             **values) -> tftest.TerraformTest:
         shims = (MOTO_APPLY_OVERRIDE,) if apply_shims else ()
         tf = terraform_copy(MODULE, extra_files=shims + tuple(extra_files), name=name)
-        # Every cluster needs an administrator (the module refuses one nobody can enter); a test may name its own.
-        inputs = {"cluster_admin_role_arns": {"admin": f"arn:aws:iam::{ACCOUNT}:role/test-admin"}, **inputs}
-        Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps(inputs, indent=2))
+        # Every cluster needs an administrator (the module refuses one nobody can enter); a fixture may name its own.
+        Path(tf.tfdir, "0-default-admin.auto.tfvars.json").write_text(json.dumps(
+            {"cluster_admin_role_arns": {"admin": f"arn:aws:iam::{ACCOUNT}:role/test-admin"}}))
+        for index, fixture in enumerate(fixtures, start=1):  # *.auto.tfvars load in lexical order
+            shutil.copy(FIXTURES / f"{fixture}.tfvars", Path(tf.tfdir, f"{index}-{fixture}.auto.tfvars"))
+        Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps(values, indent=2))
         return tf
 
     return make

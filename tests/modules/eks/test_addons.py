@@ -14,11 +14,9 @@ import json
 
 from tests.modules.eks.conftest import created, plan_json, planned_changes
 
-SUBNETS = ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]
-
 
 def test_default_addons_enforce_network_policy_and_serve_metrics_around_the_nodes(eks_module, cluster_name):
-    tf = eks_module({"cluster_name": cluster_name, "subnet_ids": SUBNETS})
+    tf = eks_module("plan", cluster_name=cluster_name)
     plan = plan_json(tf)
     changes = planned_changes(plan)
 

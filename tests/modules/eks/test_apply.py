@@ -42,17 +42,8 @@ def _role_exists(iam, name: str) -> bool:
 
 def test_module_applies_cluster_nodes_roles_key_and_logs(cluster_network, eks_module, cluster_name, aws_client,
                                                          aws_session, moto):
-    # Apply: what moto implements, with every setting a test can read back.
-    tf = eks_module({
-        "cluster_name": cluster_name,
-        "subnet_ids": cluster_network["subnet_ids"],
-        "enable_irsa": True,
-        "kms_key_deletion_window_in_days": 7,
-        "cloudwatch_log_group_retention_in_days": 90,
-        "node_groups": {"workers": {"instance_types": ["m6i.large"], "min_size": 1, "max_size": 4,
-                                    "desired_size": 2, "labels": {"role": "workers"}}},
-        "tags": {"suite": "tests/modules/eks"},
-    }, apply_shims=True)
+    # Apply: what moto implements, with every setting a test can read back (fixtures/apply.tfvars).
+    tf = eks_module("apply", cluster_name=cluster_name, subnet_ids=cluster_network["subnet_ids"], apply_shims=True)
     tf.apply()
     module = tf.output()
     eks, iam, kms, logs = (eks_client(aws_session, moto), aws_client("iam"), aws_client("kms"), aws_client("logs"))

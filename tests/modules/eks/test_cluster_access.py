@@ -9,25 +9,20 @@ tests read them from the plan; the caller moto reports is a real STS answer.
 
 from __future__ import annotations
 
-import json
+import shutil
 from pathlib import Path
 
-from tests.modules.eks.conftest import ACCOUNT, failed_plan, plan_json, planned_changes
+from tests.hcl import load, unquote
+from tests.modules.eks.conftest import FIXTURES, failed_plan, plan_json, planned_changes
 
-APPLY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/gitlab-apply"
-ENGINEER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/platform-engineers"
-PLAN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/gitlab-plan"
-SUBNETS = ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]
+ACCESS = unquote(load(FIXTURES / "access_entries.tfvars"))
+APPLY_ROLE, ENGINEER_ROLE = ACCESS["cluster_admin_role_arns"]["apply"], ACCESS["cluster_admin_role_arns"]["engineers"]
+PLAN_ROLE = ACCESS["cluster_viewer_role_arns"]["plan"]
 POLICY = "arn:aws:eks::aws:cluster-access-policy/"
 
 
 def test_access_entries_go_to_the_given_roles_and_never_to_the_caller(eks_module, cluster_name, aws_client):
-    tf = eks_module({
-        "cluster_name": cluster_name,
-        "subnet_ids": SUBNETS,
-        "cluster_admin_role_arns": {"apply": APPLY_ROLE, "engineers": ENGINEER_ROLE},
-        "cluster_viewer_role_arns": {"plan": PLAN_ROLE},
-    })
+    tf = eks_module("plan", "access_entries", cluster_name=cluster_name)
     changes = planned_changes(plan_json(tf))
 
     entries = {address: change["change"]["after"] for address, change in changes.items()
@@ -54,24 +49,18 @@ def test_access_entries_go_to_the_given_roles_and_never_to_the_caller(eks_module
 
 
 def test_session_and_malformed_arns_are_refused_with_what_to_set(eks_module, cluster_name):
-    tf = eks_module({
-        "cluster_name": cluster_name,
-        "subnet_ids": SUBNETS,
-        # What `aws sts get-caller-identity` prints inside a CI job: the session, not the role.
-        "cluster_admin_role_arns": {"apply": f"arn:aws:sts::{ACCOUNT}:assumed-role/gitlab-apply/job-42"},
-    })
+    # What `aws sts get-caller-identity` prints inside a CI job: the session, not the role.
+    tf = eks_module("plan", "session_arn_admin", cluster_name=cluster_name)
     error = failed_plan(tf)
     assert "cluster_admin_role_arns values must be IAM role (or user) ARNs such as" in error
     assert "the role your apply job assumes, not its session ARN" in error
 
-    # A role name where the ARN belongs, for the plan role.
-    Path(tf.tfdir, "test.auto.tfvars.json").write_text(json.dumps({
-        "cluster_name": cluster_name, "subnet_ids": SUBNETS, "cluster_admin_role_arns": {"apply": APPLY_ROLE},
-        "cluster_viewer_role_arns": {"plan": "gitlab-plan"}}))
+    # A role name where the ARN belongs, for the plan role: that file in place of the session one.
+    Path(tf.tfdir, "2-session_arn_admin.auto.tfvars").unlink()
+    shutil.copy(FIXTURES / "role_name_viewer.tfvars", Path(tf.tfdir, "2-role_name_viewer.auto.tfvars"))
     assert "cluster_viewer_role_arns values must be IAM role (or user) ARNs" in failed_plan(tf)
 
 
 def test_one_role_cannot_be_admin_and_viewer(eks_module, cluster_name):
-    tf = eks_module({"cluster_name": cluster_name, "subnet_ids": SUBNETS,
-                     "cluster_admin_role_arns": {"apply": APPLY_ROLE}, "cluster_viewer_role_arns": {"plan": APPLY_ROLE}})
+    tf = eks_module("plan", "admin_and_viewer", cluster_name=cluster_name)
     assert "A principal can have only one access entry" in failed_plan(tf)

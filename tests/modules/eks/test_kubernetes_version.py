@@ -20,15 +20,15 @@ import datetime
 
 import pytest
 
-from tests.modules.eks.conftest import eks_client, failed_plan, plan_json
+from tests.modules.eks.conftest import FIXTURES, PLAN_SUBNETS, eks_client, failed_plan, plan_json
 
 pytestmark = pytest.mark.slow
 
-SUBNETS = ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]
+IMPORT_UPGRADED_CLUSTER = FIXTURES / "import_upgraded_cluster.tf"  # import { id = var.cluster_name }
 
 
 def test_default_version_is_in_standard_support_today(eks_module, cluster_name):
-    tf = eks_module({"cluster_name": cluster_name, "subnet_ids": SUBNETS})
+    tf = eks_module("plan", cluster_name=cluster_name)
     plan = plan_json(tf)
 
     cluster = next(c for c in plan["resource_changes"] if c["address"] == "aws_eks_cluster.this")["change"]["after"]
@@ -44,7 +44,7 @@ def test_default_version_is_in_standard_support_today(eks_module, cluster_name):
 
 
 def test_a_version_past_standard_support_draws_a_warning_that_says_what_to_do(eks_module, cluster_name):
-    tf = eks_module({"cluster_name": cluster_name, "subnet_ids": SUBNETS, "kubernetes_version": "1.33"})
+    tf = eks_module("plan", cluster_name=cluster_name, kubernetes_version="1.33")
     result = tf.execute_command("plan", "-input=false", "-no-color")
     warning = " ".join(result.out.split())
     assert "Kubernetes 1.33 left EKS standard support on 2026-07-29" in warning
@@ -56,27 +56,23 @@ def cluster_upgraded_by_aws(cluster_name, aws_session, moto):
     """A cluster EKS has moved to 1.36 behind Terraform's back (created directly; moto cannot upgrade)."""
     eks = eks_client(aws_session, moto)
     eks.create_cluster(name=cluster_name, version="1.36", roleArn="arn:aws:iam::123456789012:role/eks-cluster",
-                       resourcesVpcConfig={"subnetIds": SUBNETS})
+                       resourcesVpcConfig={"subnetIds": PLAN_SUBNETS})
     yield cluster_name
     eks.delete_cluster(name=cluster_name)
 
 
-def test_plan_stops_before_downgrading_a_cluster_eks_upgraded(cluster_upgraded_by_aws, eks_module, tmp_path):
-    import_block = tmp_path / "import_upgraded_cluster.tf"
-    import_block.write_text(f'import {{\n  to = aws_eks_cluster.this\n  id = "{cluster_upgraded_by_aws}"\n}}\n')
-    tf = eks_module({"cluster_name": cluster_upgraded_by_aws, "subnet_ids": SUBNETS, "kubernetes_version": "1.35"},
-                    extra_files=(import_block,))
+def test_plan_stops_before_downgrading_a_cluster_eks_upgraded(cluster_upgraded_by_aws, eks_module):
+    tf = eks_module("plan", cluster_name=cluster_upgraded_by_aws, kubernetes_version="1.35",
+                    extra_files=(IMPORT_UPGRADED_CLUSTER,))
 
     error = failed_plan(tf)
     assert f"The cluster {cluster_upgraded_by_aws} already runs Kubernetes 1.36" in error
     assert "EKS cannot downgrade it: set kubernetes_version = \"1.36\"" in error
 
 
-def test_the_running_version_plans_no_version_change(cluster_upgraded_by_aws, eks_module, tmp_path):
+def test_the_running_version_plans_no_version_change(cluster_upgraded_by_aws, eks_module):
     """The way out the error names: set the version the cluster runs, and the plan leaves it alone."""
-    import_block = tmp_path / "import_upgraded_cluster.tf"
-    import_block.write_text(f'import {{\n  to = aws_eks_cluster.this\n  id = "{cluster_upgraded_by_aws}"\n}}\n')
-    tf = eks_module({"cluster_name": cluster_upgraded_by_aws, "subnet_ids": SUBNETS, "kubernetes_version": "1.36"},
-                    extra_files=(import_block,))
+    tf = eks_module("plan", cluster_name=cluster_upgraded_by_aws, kubernetes_version="1.36",
+                    extra_files=(IMPORT_UPGRADED_CLUSTER,))
     cluster = next(c for c in plan_json(tf)["resource_changes"] if c["address"] == "aws_eks_cluster.this")["change"]
     assert cluster["before"]["version"] == cluster["after"]["version"] == "1.36"

@@ -12,9 +12,6 @@ from __future__ import annotations
 from tests.modules.eks.conftest import created, plan_json, planned_changes
 from tests.node_sizing import allocatable_millicpu, assert_fits_a_rollout, rollout_millicpu
 
-SUBNETS = ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]
-ADMIN = "arn:aws:iam::123456789012:role/gitlab-apply"
-
 
 def test_the_rule_reproduces_the_figures_it_states():
     assert allocatable_millicpu(2) == 1930 and allocatable_millicpu(4) == 3920
@@ -22,6 +19,6 @@ def test_the_rule_reproduces_the_figures_it_states():
 
 
 def test_the_module_default_node_group_fits_a_rollout_at_its_minimum(eks_module, cluster_name):
-    tf = eks_module({"cluster_name": cluster_name, "subnet_ids": SUBNETS, "cluster_admin_role_arns": {"apply": ADMIN}})
+    tf = eks_module("plan", cluster_name=cluster_name)
     group = created(planned_changes(plan_json(tf)), 'aws_eks_node_group.this["default"]')
     assert_fits_a_rollout(group["instance_types"][0], group["scaling_config"][0]["min_size"])

@@ -3,10 +3,16 @@ real Helm CLI.
 
 The module keeps everything helm_release receives in provider-free files: variables.tf (every input, once),
 values.tf (`local.values_yaml`) and secrets.tf (`local.secret_values`, the set_sensitive entries). Each test
-here applies exactly those files offline, as a child module of a small root that passes the secrets the way
-envs/* do (sensitive root variables, no validations), then renders the chart from exactly the values_yaml and
-set_sensitive entries Terraform computed. Left out are main.tf (the helm_release, which passes those two
-locals: test_module_source.py checks it) and the helm provider requirement, which cannot be installed here.
+here applies exactly those files offline, as the child module of a checked-in root (fixtures/offline: the
+secrets as sensitive root variables without validations, set as TF_VAR_*, the way envs/* take them, and the
+outputs), then renders the chart from exactly the values_yaml and set_sensitive entries Terraform computed.
+
+The module call is a checked-in file too, the root's main.tf: fixtures/local.tf or fixtures/aws.tf, what
+envs/local and envs/aws hand the module (test_env_fixtures.py holds them to the environments' main.tf). A test
+that changes some of those inputs names the change: a checked-in override file (fixtures/*_override.tf) or a
+small dict written as a JSON override file (Terraform merges override files into the call). Left out are main.tf (the helm_release, which passes
+those two locals: test_module_source.py checks it) and the helm provider requirement, which cannot be installed
+here.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ import tftest
 import yaml
 
 from harness import helm
+from tests.hcl import load, module_call, unquote
 from tests.modules.kubernetes_app import rendering
 from tests.modules.kubernetes_app.rendering import CHART_DIR, KUBE_VERSIONS, MODULE_DIR
 
+FIXTURES = Path(__file__).parent / "fixtures"
 PROVIDER_FREE_FILES = ("variables.tf", "values.tf", "secrets.tf")
-SECRET_VARIABLES = ("upload_token", "s3_access_key_id", "s3_secret_access_key", "image_pull_credentials")
 UPLOAD_TOKEN = "tok3n_Only-In-Secrets/0123456789+abc="
 EMULATOR_KEY_ID = "emulator-key-id-ci"
 EMULATOR_SECRET = "emulator-secret-key-ci-0123456789"
@@ -35,72 +42,38 @@ REGISTRY_CREDENTIALS = {"registry": "registry.gitlab.com", "username": "gitlab+d
 SECRETS = (UPLOAD_TOKEN, EMULATOR_KEY_ID, EMULATOR_SECRET, REGISTRY_PASSWORD)
 CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 
-# What envs/local (Minikube + emulator) and envs/aws (EKS, Pod Identity, a public ALB) hand to the module,
-# minus secrets.
-LOCAL_INPUTS = {
-    "release_name": "mirror", "namespace": "mirror", "environment": "dev",
-    "image_repository": "mirror-service", "image_tag": "e2e-1a2b3c",
-    "s3_bucket": "mirror-staging-local", "s3_endpoint_url": "http://host.minikube.internal:5000",
-    "replicas": 1, "log_level": "DEBUG", "pdb": {"enabled": False},
-    "network_policy": {"pod_identity_agent": False, "s3_endpoint_cidr": "192.168.49.1/32"},
-    "resources": {"requests": {"cpu": "50m", "memory": "192Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}},
-}
+# The secrets each environment passes (TF_VAR_*); its other inputs are fixtures/<environment>_override.tf.
 LOCAL_SECRETS = {"upload_token": UPLOAD_TOKEN, "s3_access_key_id": EMULATOR_KEY_ID,
                  "s3_secret_access_key": EMULATOR_SECRET}
-AWS_INPUTS = {
-    "release_name": "mirror", "namespace": "mirror", "environment": "prod",
-    "image_repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror-service", "image_tag": "1.4.2",
-    "image_digest": "sha256:" + "ab" * 32,
-    "s3_bucket": "mirror-staging-123456789012", "s3_region": "eu-west-1",
-    "autoscaling": {"enabled": True, "min_replicas": 3, "max_replicas": 10},
-    "pdb": {"min_available": "50%"},
-    "ingress": {"enabled": True, "class_name": "alb", "host": "mirror.example.com", "scheme": "internet-facing",
-                "certificate_arn": CERTIFICATE_ARN},
-    "http_route": {"enabled": True, "parent_refs": [{"name": "public", "namespace": "gateway-system"}],
-                   "hostnames": ["mirror.example.com"]},
-    "network_policy": {"allow_external": False,
-                       "ingress_namespace_labels": {"kubernetes.io/metadata.name": "ingress"}},
-    "topology_spread_when_unsatisfiable": "DoNotSchedule",
-    "extra_env": {"FEATURE_FLAGS": "none"},
-    # Above the ALB's default idle timeout (60 s); the VPC the ALB reaches its IP targets from.
-    "server": {"GUNICORN_KEEPALIVE": "65", "FORWARDED_ALLOW_IPS": "10.0.0.0/16,fd00:ec2::/56"},
-}
 AWS_SECRETS = {"upload_token": UPLOAD_TOKEN}
 
 
-def _hcl_value(value) -> str:
-    """A Python value as an HCL expression (JSON literals are HCL literals)."""
-    return json.dumps(value)
+def fixture_inputs(name: str) -> dict:
+    """The module arguments of fixtures/<name>.tf as Python values, for a test that changes part of one input."""
+    return unquote(module_call(load(FIXTURES / f"{name}.tf"), "app"))
 
 
-def offline_module(terraform_copy, tmp_path: Path, inputs: dict, secrets: dict | None = None) -> tftest.TerraformTest:
-    """The module's provider-free files as a child of a small root, copied and initialised by `terraform_copy`.
+def offline_module(terraform_copy, tmp_path: Path, inputs: str = "local", overrides: tuple[str, ...] = (),
+                   change: dict | None = None, secrets: dict | None = None) -> tftest.TerraformTest:
+    """fixtures/offline with fixtures/<inputs>.tf as its main.tf and the module's provider-free files and chart as
+    ./kubernetes-app, copied and initialised by `terraform_copy`.
 
-    The child also gets the chart (values.tf digests it) and an outputs file exposing the two locals
-    helm_release reads. The root declares the secret variables sensitive and without validations, as a calling
-    root should, and receives them as TF_VAR_* (never in a file); every other input is a literal in the call."""
+    `overrides` names checked-in override files (fixtures/<name>_override.tf) merged into the module call, in
+    order; `change` sets whole arguments after them (a JSON override file, merged last); `secrets` go in as
+    TF_VAR_*, never in a file."""
     source = tmp_path / "offline-source"
+    shutil.copytree(FIXTURES / "offline", source)
+    shutil.copy(FIXTURES / f"{inputs}.tf", source / "main.tf")
     child = source / "kubernetes-app"
-    child.mkdir(parents=True)
+    child.mkdir()
     for name in PROVIDER_FREE_FILES:
         shutil.copy(MODULE_DIR / name, child / name)
+    shutil.copy(FIXTURES / "offline_outputs.tf", child)
     shutil.copytree(CHART_DIR, child / "chart")
-    (child / "offline_outputs.tf").write_text(
-        'output "values_yaml" {\n  value = local.values_yaml\n}\n\n'
-        'output "chart_sha256" {\n  value = local.chart_sha256\n}\n\n'
-        'output "url" {\n  value = local.url\n}\n\n'
-        'output "curl_commands" {\n  value = local.curl_commands\n}\n\n'
-        'output "secret_values" {\n  value     = local.secret_values\n  sensitive = true\n}\n')
-    secret_types = {"image_pull_credentials": "object({ registry = string, username = string, password = string })"}
-    root = "".join(f'variable "{name}" {{\n  type      = {secret_types.get(name, "string")}\n  default   = null\n'
-                   f'  sensitive = true\n}}\n\n' for name in SECRET_VARIABLES)
-    arguments = "".join(f"  {name} = {_hcl_value(value)}\n" for name, value in sorted(inputs.items()))
-    arguments += "".join(f"  {name} = var.{name}\n" for name in SECRET_VARIABLES)
-    root += f'module "app" {{\n  source = "./kubernetes-app"\n{arguments}}}\n\n'
-    root += "".join(f'output "{name}" {{\n  value = module.app.{name}\n}}\n\n'
-                    for name in ("values_yaml", "chart_sha256", "url", "curl_commands"))
-    root += 'output "secret_values" {\n  value     = module.app.secret_values\n  sensitive = true\n}\n'
-    (source / "main.tf").write_text(root)
+    for index, name in enumerate(overrides):  # override files merge in lexical order
+        shutil.copy(FIXTURES / f"{name}_override.tf", source / f"{index}_{name}_override.tf")
+    if change:
+        (source / "9_change_override.tf.json").write_text(json.dumps({"module": {"app": change}}, indent=2))
     env = {f"TF_VAR_{name}": _tf_var(value) for name, value in (secrets or {}).items()}
     return terraform_copy(source, emulator=False, env=env, name="offline")
 
@@ -127,7 +100,7 @@ def _assert_valid_and_restricted(manifests: list[dict]) -> None:
 
 
 def test_local_inputs_render_a_release_that_reaches_the_emulator(terraform_copy, tmp_path):
-    tf = offline_module(terraform_copy, tmp_path, LOCAL_INPUTS, LOCAL_SECRETS)
+    tf = offline_module(terraform_copy, tmp_path, "local", secrets=LOCAL_SECRETS)
     tf.apply()
     outputs = tf.output()
 
@@ -140,23 +113,25 @@ def test_local_inputs_render_a_release_that_reaches_the_emulator(terraform_copy,
     assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/chart"] == outputs["chart_sha256"]
     assert "imagePullSecrets" not in deployment["spec"]["template"]["spec"]
     env = rendering.env_of(manifests)
-    assert env["S3_ENDPOINT_URL"] == "http://host.minikube.internal:5000"
+    assert env["S3_ENDPOINT_URL"] == "http://host.minikube.internal:4566"
     assert env["AWS_ACCESS_KEY_ID"] == "secret:AWS_ACCESS_KEY_ID" and env["UPLOAD_TOKEN"] == "secret:UPLOAD_TOKEN"
     assert not rendering.of_kind(manifests, "PodDisruptionBudget")
     assert not rendering.of_kind(manifests, "HorizontalPodAutoscaler")
     policy = rendering.only(manifests, "NetworkPolicy", hook=False)
-    assert {"to": [{"ipBlock": {"cidr": "192.168.49.1/32"}}], "ports": [{"port": 5000, "protocol": "TCP"}]} \
+    # envs/local leaves network_policy at the module's default: the emulator's port, on any address (the host's
+    # address from inside Minikube is not fixed).
+    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 4566, "protocol": "TCP"}]} \
         in policy["spec"]["egress"]
     assert outputs.get("url") is None, "no Ingress, no URL (Terraform stores no null output)"
     assert outputs["curl_commands"][0] == "kubectl -n mirror port-forward svc/mirror 8080:80 &"
     assert outputs["curl_commands"][1] == "curl http://127.0.0.1:8080/api/health"
     # The module's defaults are the service's own (app/mirror_service/config.py): gevent, none trusted to
     # forward; one worker for the chart's 1-CPU limit.
-    assert rendering.server_settings(env) == rendering.pod_server_defaults(log_level="DEBUG")
+    assert rendering.server_settings(env) == rendering.pod_server_defaults()
 
 
 def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform_copy, tmp_path):
-    tf = offline_module(terraform_copy, tmp_path, AWS_INPUTS, AWS_SECRETS)
+    tf = offline_module(terraform_copy, tmp_path, "aws", ("beyond_aws",), secrets=AWS_SECRETS)
     tf.apply()
     outputs = tf.output()
 
@@ -185,7 +160,8 @@ def test_aws_inputs_render_a_scaled_pinned_release_behind_an_https_alb(terraform
     assert env["AWS_REGION"] == "eu-west-1" and env["FEATURE_FLAGS"] == "none"
     server = rendering.server_settings(env)
     assert server.worker_class == "gevent" and server.worker_connections == 2000
-    assert env["GUNICORN_KEEPALIVE"] == "65" and env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/16,fd00:ec2::/56"
+    # envs/aws trusts no forwarder (the service builds no URL from X-Forwarded-*): the service's default.
+    assert server.keepalive == 65 and server.forwarded_allow_ips == rendering.pod_server_defaults().forwarded_allow_ips
     assert outputs["url"] == "https://mirror.example.com"
     assert outputs["curl_commands"][0] == "curl https://mirror.example.com/api/health"
 
@@ -202,9 +178,9 @@ def test_plan_warns_when_the_alb_keeps_connections_longer_than_gunicorn(terrafor
                                                                         annotations, warned):
     """AWS: an application's keep-alive shorter than the ALB's idle timeout yields occasional 502s (a warning in the
     plan: a check block, which never stops the apply)."""
-    inputs = {**AWS_INPUTS, "server": {**AWS_INPUTS["server"], "GUNICORN_KEEPALIVE": str(keepalive)},
-              "ingress": {**AWS_INPUTS["ingress"], "annotations": annotations}}
-    tf = offline_module(terraform_copy, tmp_path, inputs, AWS_SECRETS)
+    change = {"server": {"GUNICORN_KEEPALIVE": str(keepalive)},
+              "ingress": {**fixture_inputs("aws")["ingress"], "annotations": annotations}}
+    tf = offline_module(terraform_copy, tmp_path, "aws", change=change, secrets=AWS_SECRETS)
 
     text = " ".join(tf.plan(output=False).split())
 
@@ -220,8 +196,8 @@ def test_plan_warns_when_the_alb_keeps_connections_longer_than_gunicorn(terrafor
     ({"class_name": "traefik", "tls_secret_name": "mirror-tls"}, "https://mirror.example.com"),
 ], ids=["alb-without-certificate", "alb-with-certificate", "tls-secret"])
 def test_url_is_https_only_where_tls_is_configured(terraform_copy, tmp_path, ingress, url):
-    inputs = {**LOCAL_INPUTS, "ingress": {"enabled": True, "host": "mirror.example.com", "path": "/api/", **ingress}}
-    tf = offline_module(terraform_copy, tmp_path, inputs)
+    change = {"ingress": {"enabled": True, "host": "mirror.example.com", "path": "/api/", **ingress}}
+    tf = offline_module(terraform_copy, tmp_path, "local", change=change)
     tf.apply()
     outputs = tf.output()
 
@@ -235,8 +211,8 @@ def test_url_is_https_only_where_tls_is_configured(terraform_copy, tmp_path, ing
 def test_registry_credentials_reach_only_the_pull_secret(terraform_copy, tmp_path):
     """A private registry on a fresh cluster: the credential goes through set_sensitive into a pull Secret the
     release creates, so the first apply pulls; it appears in no value, plan, output or other manifest."""
-    tf = offline_module(terraform_copy, tmp_path, LOCAL_INPUTS,
-                        {**LOCAL_SECRETS, "image_pull_credentials": REGISTRY_CREDENTIALS})
+    tf = offline_module(terraform_copy, tmp_path, "aws",
+                        secrets={**AWS_SECRETS, "image_pull_credentials": REGISTRY_CREDENTIALS})
     terraform_text = tf.plan() + tf.apply()
     outputs = tf.output()
 
@@ -252,10 +228,10 @@ def test_registry_credentials_reach_only_the_pull_secret(terraform_copy, tmp_pat
     assert REGISTRY_PASSWORD not in rendering.dump_all([m for m in manifests if m not in pull_secrets])
 
 
-@pytest.mark.parametrize(("inputs", "secrets"), [(LOCAL_INPUTS, LOCAL_SECRETS), (AWS_INPUTS, AWS_SECRETS)],
+@pytest.mark.parametrize(("inputs", "secrets"), [("local", LOCAL_SECRETS), ("aws", AWS_SECRETS)],
                          ids=["local", "aws"])
 def test_no_secret_in_values_plan_outputs_or_configmaps(terraform_copy, tmp_path, inputs, secrets):
-    tf = offline_module(terraform_copy, tmp_path, inputs, secrets)
+    tf = offline_module(terraform_copy, tmp_path, inputs, secrets=secrets)
     plan_text = tf.plan()
     terraform_text = plan_text + tf.apply() + tf.output(json_format=False)
     outputs = tf.output()
@@ -275,7 +251,7 @@ def test_no_secret_in_values_plan_outputs_or_configmaps(terraform_copy, tmp_path
 
 def test_a_chart_edit_changes_the_values(terraform_copy, tmp_path):
     """helm_release notices no edit of a local chart; the checksum/chart annotation makes every edit an upgrade."""
-    tf = offline_module(terraform_copy, tmp_path, LOCAL_INPUTS)
+    tf = offline_module(terraform_copy, tmp_path, "local")
     tf.apply()
     before = tf.output()["values_yaml"]
     second = tf.execute_command("plan", "-input=false", "-no-color", "-detailed-exitcode")
@@ -305,30 +281,32 @@ def test_allowed_secret_alphabet_passes_helm_set_string_unchanged(token):
 
 # Rules across several inputs are the chart's (templates/_validate.tpl), written once: Terraform passes the values,
 # and the chart refuses them at install with a message that names the module's inputs too.
+AWS_INGRESS = fixture_inputs("aws")["ingress"]
 CHART_REFUSALS = [
-    # (why, inputs, secrets, fragment of the message)
-    ("emulator keys in prod", AWS_INPUTS, {**AWS_SECRETS, "s3_access_key_id": EMULATOR_KEY_ID,
-                                           "s3_secret_access_key": EMULATOR_SECRET},
+    # (why, fixture inputs, what the case changes in them, secrets, fragment of the message)
+    # envs/local's call in prod (with two replicas, so that only the keys are wrong).
+    ("emulator keys in prod", "local", {"environment": "prod", "replicas": 2}, LOCAL_SECRETS,
      "are refused when environment is prod"),
-    ("prod without a token", AWS_INPUTS, {}, "(Terraform module: upload_token or existing_secret_name)"),
-    # The default environment is the safe one: leaving it out never opens the upload endpoint.
-    ("default environment without a token", {key: value for key, value in AWS_INPUTS.items() if key != "environment"},
-     {}, "environment prod requires an upload token"),
-    ("half a key pair", LOCAL_INPUTS, {"s3_access_key_id": EMULATOR_KEY_ID},
+    ("prod without a token", "aws", {}, {}, "(Terraform module: upload_token or existing_secret_name)"),
+    # The default environment is the safe one: leaving it out never opens the upload endpoint (environment is
+    # `nullable = false`: null stands for leaving it out, the default applies).
+    ("default environment without a token", "aws", {"environment": None}, {}, "environment prod requires an upload token"),
+    ("half a key pair", "local", {}, {"s3_access_key_id": EMULATOR_KEY_ID},
      "(Terraform module: s3_access_key_id and s3_secret_access_key)"),
-    ("prod with one replica", {**AWS_INPUTS, "autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
+    ("prod with one replica", "aws", {"autoscaling": {"enabled": False}, "replicas": 1}, AWS_SECRETS,
      "(Terraform module: replicas, autoscaling)"),
-    ("prod autoscaling from one replica", {**AWS_INPUTS, "autoscaling": {"enabled": True, "min_replicas": 1}},
-     AWS_SECRETS, "(Terraform module: autoscaling.min_replicas)"),
-    ("a token and an existing Secret", {**AWS_INPUTS, "existing_secret_name": "mirror-secrets"}, AWS_SECRETS,
+    ("prod autoscaling from one replica", "aws", {"autoscaling": {"enabled": True, "min_replicas": 1}}, AWS_SECRETS,
+     "(Terraform module: autoscaling.min_replicas)"),
+    ("a token and an existing Secret", "aws", {"existing_secret_name": "mirror-secrets"}, AWS_SECRETS,
      "(Terraform module: existing_secret_name, or upload_token / s3_access_key_id)"),
 ]
 
 
-@pytest.mark.parametrize(("why", "inputs", "secrets", "message"), CHART_REFUSALS, ids=[case[0] for case in CHART_REFUSALS])
+@pytest.mark.parametrize(("why", "inputs", "change", "secrets", "message"), CHART_REFUSALS,
+                         ids=[case[0] for case in CHART_REFUSALS])
 def test_chart_refuses_what_the_module_passes_with_a_message_naming_the_input(terraform_copy, tmp_path, why, inputs,
-                                                                              secrets, message):
-    tf = offline_module(terraform_copy, tmp_path, inputs, secrets)
+                                                                              change, secrets, message):
+    tf = offline_module(terraform_copy, tmp_path, inputs, change=change, secrets=secrets)
     tf.apply()
 
     with pytest.raises(helm.HelmRenderError) as refused:
@@ -340,41 +318,42 @@ def test_chart_refuses_what_the_module_passes_with_a_message_naming_the_input(te
 
 
 REFUSALS = [
-    # (why, inputs, secrets, fragment of the message)
-    ("ingress publishing /metrics", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "path": "/"}}, AWS_SECRETS,
+    # (why, fixture inputs, what the case changes in them, secrets, fragment of the message)
+    ("ingress publishing /metrics", "aws", {"ingress": {**AWS_INGRESS, "path": "/"}}, AWS_SECRETS,
      'would publish /metrics outside the cluster: use "/api"'),
-    ("endpoint not a URL", {**LOCAL_INPUTS, "s3_endpoint_url": "host.minikube.internal:5000"}, {},
+    ("endpoint not a URL", "local", {"s3_endpoint_url": "host.minikube.internal:4566"}, {},
      "s3_endpoint_url must be an http:// or https:// URL"),
-    ("token with a comma", LOCAL_INPUTS, {"upload_token": "has,comma-0123456789"},
+    ("token with a comma", "local", {}, {"upload_token": "has,comma-0123456789"},
      "upload_token must be 16-512 characters"),
-    ("registry with a scheme", LOCAL_INPUTS,
-     {"image_pull_credentials": {**REGISTRY_CREDENTIALS, "registry": "https://registry.gitlab.com"}},
+    ("registry with a scheme", "aws", {},
+     {**AWS_SECRETS, "image_pull_credentials": {**REGISTRY_CREDENTIALS, "registry": "https://registry.gitlab.com"}},
      "image_pull_credentials.registry must be a registry host"),
-    ("registry password with a comma", LOCAL_INPUTS,
-     {"image_pull_credentials": {**REGISTRY_CREDENTIALS, "password": "has,comma-" + REGISTRY_PASSWORD}},
+    ("registry password with a comma", "aws", {},
+     {**AWS_SECRETS, "image_pull_credentials": {**REGISTRY_CREDENTIALS, "password": "has,comma-" + REGISTRY_PASSWORD}},
      "image_pull_credentials.username and .password must be"),
-    ("bad bucket", {**LOCAL_INPUTS, "s3_bucket": "Not_A_Bucket"}, {}, "s3_bucket must be a valid S3 bucket name"),
-    ("ingress without host", {**LOCAL_INPUTS, "ingress": {"enabled": True}}, {}, "ingress.enabled needs ingress.host"),
-    ("ingress scheme", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "scheme": "public"}}, AWS_SECRETS,
+    ("bad bucket", "local", {"s3_bucket": "Not_A_Bucket"}, {}, "s3_bucket must be a valid S3 bucket name"),
+    ("ingress without host", "local", {"ingress": {"enabled": True}}, {}, "ingress.enabled needs ingress.host"),
+    ("ingress scheme", "aws", {"ingress": {**AWS_INGRESS, "scheme": "public"}}, AWS_SECRETS,
      'ingress.scheme must be "internal"'),
-    ("certificate without an ALB", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "class_name": "nginx"}},
+    ("certificate without an ALB", "aws", {"ingress": {**AWS_INGRESS, "class_name": "nginx", "annotations": {}}},
      AWS_SECRETS, 'needs ingress.class_name = "alb"'),
-    ("TLS Secret on an ALB", {**AWS_INPUTS, "ingress": {**AWS_INPUTS["ingress"], "tls_secret_name": "mirror-tls"}},
+    ("TLS Secret on an ALB", "aws", {"ingress": {**AWS_INGRESS, "tls_secret_name": "mirror-tls"}},
      AWS_SECRETS, "ingress.tls_secret_name does not give an ALB a certificate"),
-    ("both PDB bounds", {**LOCAL_INPUTS, "pdb": {"min_available": "1", "max_unavailable": "1"}}, {}, "not both"),
-    ("managed variable in extra_env", {**LOCAL_INPUTS, "extra_env": {"S3_BUCKET": "x"}}, {}, "extra_env must not set"),
-    ("server setting in extra_env", {**LOCAL_INPUTS, "server": {"FORWARDED_ALLOW_IPS": "10.0.0.0/16"},
-                                     "extra_env": {"FORWARDED_ALLOW_IPS": "0.0.0.0/0"}}, {},
+    ("both PDB bounds", "local", {"pdb": {"min_available": "1", "max_unavailable": "1"}}, {}, "not both"),
+    ("managed variable in extra_env", "local", {"extra_env": {"S3_BUCKET": "x"}}, {}, "extra_env must not set"),
+    ("server setting in extra_env", "local", {"server": {"FORWARDED_ALLOW_IPS": "10.0.0.0/16"},
+                                              "extra_env": {"FORWARDED_ALLOW_IPS": "0.0.0.0/0"}}, {},
      "extra_env must not set variables the module manages (use the dedicated inputs and server) or secrets (use "
      "upload_token / existing_secret_name): FORWARDED_ALLOW_IPS."),
-    ("server setting not by its variable name", {**LOCAL_INPUTS, "server": {"keepalive": "65"}}, {},
+    ("server setting not by its variable name", "local", {"server": {"keepalive": "65"}}, {},
      "server takes the service's environment variable names as keys"),
 ]
 
 
-@pytest.mark.parametrize(("why", "inputs", "secrets", "message"), REFUSALS, ids=[case[0] for case in REFUSALS])
-def test_module_refuses_with_a_message_that_says_what_to_fix(terraform_copy, tmp_path, why, inputs, secrets, message):
-    tf = offline_module(terraform_copy, tmp_path, inputs, secrets)
+@pytest.mark.parametrize(("why", "inputs", "change", "secrets", "message"), REFUSALS, ids=[case[0] for case in REFUSALS])
+def test_module_refuses_with_a_message_that_says_what_to_fix(terraform_copy, tmp_path, why, inputs, change, secrets,
+                                                             message):
+    tf = offline_module(terraform_copy, tmp_path, inputs, change=change, secrets=secrets)
 
     with pytest.raises(tftest.TerraformTestError) as refused:
         tf.plan()

@@ -8,6 +8,8 @@ checked in seconds. The lifecycle rules are applied and read back by test_comple
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from harness.paths import REPO_ROOT
 
 MODULE = REPO_ROOT / "modules" / "s3-staging"
 WITHOUT_LIFECYCLE = REPO_ROOT / "tests" / "fixtures" / "s3_staging_without_lifecycle_override.tf"
+INPUTS = Path(__file__).parent / "fixtures" / "throwaway_bucket.tfvars"
 
 
 def statements_by_sid(document: str | dict) -> dict[str, dict]:
@@ -25,10 +28,8 @@ def statements_by_sid(document: str | dict) -> dict[str, dict]:
 def test_module_applies_a_private_bucket_and_a_pod_identity_role_then_destroys_them(
         terraform_copy, aws_client, unique_name, assert_idempotent, assert_private_bucket):
     bucket = unique_name("stg-module")
-    tf = terraform_copy(MODULE, extra_files=[WITHOUT_LIFECYCLE], tf_vars={
-        "bucket_name": bucket, "environment": "dev", "force_destroy": True, "enable_pod_identity": True,
-        "tags": {"service": "mirror-service", "owner": "tests"},
-    })
+    tf = terraform_copy(MODULE, extra_files=[WITHOUT_LIFECYCLE], tf_vars={"bucket_name": bucket})
+    shutil.copy(INPUTS, Path(tf.tfdir, "inputs.auto.tfvars"))  # dev, force_destroy, Pod Identity, tags
 
     tf.apply()
     outputs = tf.output()
