@@ -265,7 +265,7 @@ def test_ctrl_c_stops_everything_and_discards_the_state_a_second_ctrl_c_changes_
 
 def test_answers_before_terraform_has_planned_and_ready_tells_when_the_bucket_exists(sandbox_runs):
     """The service serves from the moment the emulator is up (issue #21): the first curl does not wait for
-    Terraform. Until the bucket exists `/api/ready` and uploads answer 503 in the error shape, and nothing is
+    Terraform. Until the bucket exists `/api/ready` answers 503 and uploads are refused in the error shape, nothing
     written; once `make sandbox` says "ready in", both work. How soon is `make bench`'s figure (bench/sandbox_start.py),
     not this test's."""
     run = sandbox_runs()
@@ -286,8 +286,9 @@ def test_answers_before_terraform_has_planned_and_ready_tells_when_the_bucket_ex
     assert not_ready.status_code == 503, not_ready.text
     assert not_ready.json()["error"]["code"] in {"storage_rejected", "storage_unavailable"}, not_ready.text
     early_upload = requests.post(f"{url}/api/upload-random", headers={"Authorization": f"Bearer {run.token}"}, timeout=10)
-    # 503 (no such bucket), or 202 "unknown" when S3 did not answer in time on a busy machine: never stored
-    assert early_upload.status_code in {503, 202} and early_upload.json(), early_upload.text
+    # 502 storage_rejected (S3 answered: no such bucket), 503 if it did not answer, or 202 "unknown" when it
+    # answered too late on a busy machine: never 201, never stored (checked below)
+    assert early_upload.status_code in {502, 503, 202} and early_upload.json(), early_upload.text
 
     run.wait_ready()
     output = run.text()
