@@ -1,0 +1,168 @@
+"""The pipeline's `test` job run **in its declared image** by gitlab-ci-local, not on this machine's shell.
+
+The other pipeline tests run jobs with `--force-shell-executor`, which hides what a job's image lacks: the
+`test` job once ran `make test` in python:3.11-slim without podman, tmux, the AWS CLI, Go or Node.js 20, and
+every one of those turned into a failure under GitLab's CI=true. Here gitlab-ci-local runs the job as
+GitLab's Docker executor would: in `$CI_REGISTRY_IMAGE/ci:$CI_IMAGE_TAG`, through podman
+(`--container-executable podman`), with the job's own variables, before_script and script (`make test`).
+
+- **The image.** No registry answers here, so `harness.ci_image.build_standin` builds an image of that exact name
+  from `.ci/Dockerfile` with stand-in bases (Debian from debootstrap, this machine's Go 1.26.8, Node.js 20 and
+  Terraform 1.11.4; its docstring says what differs). It is cached in podman's image store, outside the clone,
+  labelled with what it was built from: the first run builds it (cold), later runs reuse it (warm).
+- **The job's real script, a narrower selection.** The whole suite inside the suite would double `make test`, so
+  the job's `PYTEST_SELECTION` variable narrows pytest to tests that prove the image: Python 3.11 and the service
+  (tests/app/test_transform.py), Terraform and the toolchain script (tests/ci/test_toolchain.py, plus the
+  session's `terraform init` against the provider mirror), the Go-built tools run from the cache
+  (tests/harness/test_tools.py), Node.js 20 with npm, rsync and git running gitlab-ci-local
+  (tests/ci/test_pipeline.py), the AWS CLI against moto (tests/modules/kubernetes_app/test_minikube_example.py).
+  The job's own `PYTEST_DESELECT` (the privileged tests) still applies. CI=true is gitlab-ci-local's predefined
+  value, as GitLab's: a test that cannot run fails. The job's exit code and its artifact (report.xml, every
+  selected test passed, none skipped) are asserted.
+- **What the pipeline's caches provide.** The Go-built tools are not rebuilt in the container (a cold build is
+  about 100 minutes): this machine's tools cache is mounted where the job's `MIRROR_KIT_TOOLS_DIR` (its
+  `go-tools-all` cache path) points, as an overlay (podman's `:O`), so the job reads it and nothing it writes
+  reaches the host. pip's cache (`.cache/pip`, the job's pip cache) is a directory under ~/.cache/mirror-kit.
+  The job's two venvs (`.venv`, `.venv-checkov`, which `make test` creates with the image's Python) are kept
+  there too, keyed on the requirement files and the image: the first run of a key creates them in the container
+  for real (about 7 minutes with an empty pip cache on 2 busy cores), later runs find them where the job's
+  `make` looks (the copy is always at the same path, so their editable installs stay valid) and skip pip.
+  What GitLab gets from the internet and this machine cannot (the Terraform registry) comes from the same places
+  the suite's other tests use: the AWS provider mirror (`TF_PROVIDER_MIRROR`) and ../shared/toolchain, read-only.
+
+Checked against: gitlab-ci-local 4.70.1's source (its dist/index.js, as installed from tests/ci/node): a job with
+an `image:` runs in a container of that image, pulled only when `image inspect` fails (`--pull-policy`
+if-not-present); the project is copied into a volume at /builds/<group>/<project> by the helper image
+(`--helper-image`, which needs sh and bash: the CI image serves), artifacts are copied out of `artifacts:paths`
+only (not `reports:junit`, hence the test job's `paths: [report.xml]`), `--volume` adds mounts, CI=true is
+predefined, and CI_REGISTRY is `local-registry.<host of origin>`. GitLab's side, for what runs where: `tags:`
+sends a job only to runners carrying every tag it names, and a runner that does not run untagged jobs takes only
+those (gitlab-org/gitlab#17873 describes exactly this setup, a `privileged = true` Docker runner kept for tagged
+jobs); `privileged = true` in a runner's `[runners.docker]` applies to every job it runs
+(gitlab-org/gitlab-runner#27368), which is why the privileged tests have a job and a runner tag of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import ci_image, ci_local, container, terraform, tools
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The project path the clean copy's origin gives (harness/ci_local.ORIGIN_URL), as gitlab-ci-local derives it.
+PROJECT_DIR = "/builds/platform/mirror-service"
+REGISTRY_IMAGE = "local-registry.gitlab.example.com/platform/mirror-service"
+SHARED_TOOLCHAIN = REPO_ROOT.parent / "shared" / "toolchain"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mirror-kit"
+PIP_CACHE = CACHE / "ci-pip"
+REQUIREMENTS = ("requirements/dev.txt", "requirements/pipeline.txt", "requirements/checkov.txt",
+                "app/requirements.txt", "pyproject.toml", "app/pyproject.toml")
+SELECTION = {
+    "tests/app/test_transform.py": "Python 3.11 and the service's code",
+    "tests/ci/test_toolchain.py": "Terraform and .ci/toolchain.sh (tar, xz, sha256sum)",
+    "tests/harness/test_tools.py::test_the_built_tools_run_and_report_their_pinned_versions": "the Go-built tools",
+    "tests/ci/test_pipeline.py::test_gitlab_ci_local_lists_every_job_as_gitlab_would": "Node.js 20, npm, rsync, git",
+    "tests/modules/kubernetes_app/test_minikube_example.py": "the AWS CLI",
+}
+
+
+def _fail_or_skip(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true: the test job must run in its image here, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _venvs(image_name: str) -> Path:
+    """Where the job's venvs are kept between runs: one directory per requirements and image."""
+    key = hashlib.sha256(image_name.encode())
+    for name in REQUIREMENTS:
+        key.update(name.encode() + b"\0" + (REPO_ROOT / name).read_bytes())
+    return CACHE / "ci-venv" / key.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def image() -> dict:
+    """The declared image's stand-in, built or reused; what it cost."""
+    try:
+        engine = container.find_engine()
+        if engine.name != "podman":
+            _fail_or_skip(f"this test drives gitlab-ci-local through podman, found {engine.name}")
+        name = ci_image.declared_image(REGISTRY_IMAGE)
+        return {"engine": engine, "name": name, **ci_image.build_standin(engine, name)}
+    except container.EngineUnavailable as missing:
+        _fail_or_skip(str(missing))
+
+
+@pytest.fixture(scope="module")
+def job(image, tmp_path_factory) -> dict:
+    if ci_local.missing_tools():
+        _fail_or_skip(f"gitlab-ci-local needs {', '.join(ci_local.missing_tools())}")
+    mirror = terraform.provider_mirror()
+    if mirror is None or not any(SHARED_TOOLCHAIN.glob("terraform-*.tar.xz")):
+        _fail_or_skip("the job needs the AWS provider mirror and ../shared/toolchain (no Terraform registry here)")
+    repo = ci_local.clean_copy(tmp_path_factory.mktemp("ci-image") / "repo")
+    venvs = _venvs(image["name"])
+    for directory in (PIP_CACHE, venvs / "venv", venvs / "venv-checkov"):
+        directory.mkdir(parents=True, exist_ok=True)
+    mounts = [
+        f"{tools.cache_root()}:{PROJECT_DIR}/.cache/tools:O",  # the go-tools-all cache, as an overlay
+        f"{PIP_CACHE}:{PROJECT_DIR}/.cache/pip",  # the pip cache
+        f"{venvs / 'venv'}:{PROJECT_DIR}/.venv",
+        f"{venvs / 'venv-checkov'}:{PROJECT_DIR}/.venv-checkov",
+        f"{mirror}:{mirror}:ro",
+        f"{SHARED_TOOLCHAIN}:{Path(PROJECT_DIR).parent}/shared/toolchain:ro",
+    ]
+    started = time.monotonic()
+    run = ci_local.run(
+        repo, "--container-executable", "podman", "--helper-image", image["name"], "--pull-policy", "if-not-present",
+        *[arg for mount in mounts for arg in ("--volume", mount)], "test",
+        # two pytest workers: this runs beside the rest of `make test` on the same two cores
+        variables={"PYTEST_SELECTION": " ".join(SELECTION), "TF_PROVIDER_MIRROR": str(mirror), "TEST_WORKERS": "2"},
+        on_host=False, env=image["engine"].env, timeout=3000)
+    return {"run": run, "seconds": round(time.monotonic() - started, 1), "venvs_reused": "==> .venv:" not in run.output}
+
+
+def test_the_ci_image_tag_is_the_dockerfiles_hash():
+    """A changed .ci/Dockerfile must be a new tag, or jobs would run in an image built from the old one."""
+    variables = yaml.safe_load((REPO_ROOT / ".gitlab-ci.yml").read_text())["variables"]
+    assert variables["CI_IMAGE_TAG"] == ci_image.dockerfile_tag(), (
+        f"set CI_IMAGE_TAG: \"{ci_image.dockerfile_tag()}\" in .gitlab-ci.yml (python -m harness.ci_image tag)")
+
+
+def test_the_test_job_passes_in_its_declared_image(image, job):
+    run = job["run"]
+    print(f"\nci-image stand-in {image['name']}: {'built' if image['built'] else 'reused'} in {image['seconds']} s, "
+          f"{image['size_bytes'] / 2**20:.0f} MiB; the test job ran in {job['seconds']} s "
+          f"({'venvs reused' if job['venvs_reused'] else 'venvs created'})")
+    assert run.returncode == 0, run.output[-8000:]
+    assert f"starting {image['name']} (test)" in run.output, "the job did not run in its declared image"
+    assert "PASS  test" in run.output
+    # The image's own Terraform: install-terraform.sh found it and downloaded nothing.
+    assert "terraform 1.11.4 already on PATH: not installing 1.11.4" in run.output
+    # The Go tools came from the cache: nothing was built.
+    assert "nothing built" in run.output and "tools: building" not in run.output
+
+
+def test_the_job_keeps_a_junit_report_where_every_selected_test_passed(job):
+    run = job["run"]
+    report = run.artifacts("test") / "report.xml"
+    assert report.is_file(), f"no report.xml among the job's artifacts: {run.output[-3000:]}"
+    suite = ET.parse(report).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    counts = {key: int(suite.get(key)) for key in ("tests", "failures", "errors", "skipped")}
+    assert counts["tests"] >= 15 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
+    ran = {f"{case.get('classname')}.{case.get('name')}" for case in suite.iter("testcase")}
+    for selected, proves in SELECTION.items():
+        path, _, name = selected.partition("::")
+        module = path.removesuffix(".py").replace("/", ".")
+        assert any(case.startswith(f"{module}.{name}") for case in ran), f"{selected} ({proves}) did not run"
+    assert not any(case.startswith(("tests.container.", "tests.cluster.", "tests.ci.test_ci_image.")) for case in ran)
