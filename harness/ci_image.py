@@ -143,7 +143,18 @@ def build_standin(engine: container.Engine, name: str, log=print) -> dict:
                    "--file", str(Path(context) / "Dockerfile"), context, timeout=1800)
     seconds = round(time.monotonic() - started, 1)
     log(f"ci-image: stand-in {name} built in {seconds:.0f} s")
+    _remove_older_standins(engine, name, log)
     return {"built": True, "seconds": seconds, "bases": bases, "size_bytes": engine.image_size(name)}
+
+
+def _remove_older_standins(engine: container.Engine, name: str, log) -> None:
+    """Stand-ins of this repository built from another Dockerfile (about 1.3 GB each) go when a new one is built."""
+    repository = name.rsplit(":", 1)[0]
+    listed = engine.run("images", "--filter", f"label={LABEL}", "--format", "{{.Repository}}:{{.Tag}}", check=False)
+    for other in sorted(set(listed.stdout.split())):
+        if other.rsplit(":", 1)[0] == repository and other != name:
+            if engine.run("rmi", other, check=False).returncode == 0:
+                log(f"ci-image: removed the older stand-in {other}")
 
 
 def main(argv: list[str]) -> int:

@@ -48,6 +48,7 @@ import hashlib
 import os
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,8 +103,16 @@ def image() -> dict:
         _fail_or_skip(str(missing))
 
 
+def _leftovers(engine: container.Engine, image_name: str) -> set[str]:
+    """Containers of the image and gitlab-ci-local's volumes (`gcl-*`): 4.70.1 leaves some behind after a job."""
+    containers = engine.run("ps", "--all", "--quiet", "--no-trunc", "--filter", f"ancestor={image_name}", check=False)
+    volumes = engine.run("volume", "ls", "--quiet", check=False)
+    return ({f"container:{name}" for name in containers.stdout.split()}
+            | {f"volume:{name}" for name in volumes.stdout.split() if name.startswith("gcl-")})
+
+
 @pytest.fixture(scope="module")
-def job(image, tmp_path_factory) -> dict:
+def job(image, tmp_path_factory) -> Iterator[dict]:
     if ci_local.missing_tools():
         _fail_or_skip(f"gitlab-ci-local needs {', '.join(ci_local.missing_tools())}")
     mirror = terraform.provider_mirror()
@@ -121,14 +130,22 @@ def job(image, tmp_path_factory) -> dict:
         f"{mirror}:{mirror}:ro",
         f"{SHARED_TOOLCHAIN}:{Path(PROJECT_DIR).parent}/shared/toolchain:ro",
     ]
+    engine = image["engine"]
+    before = _leftovers(engine, image["name"])
     started = time.monotonic()
     run = ci_local.run(
         repo, "--container-executable", "podman", "--helper-image", image["name"], "--pull-policy", "if-not-present",
         *[arg for mount in mounts for arg in ("--volume", mount)], "test",
         # two pytest workers: this runs beside the rest of `make test` on the same two cores
         variables={"PYTEST_SELECTION": " ".join(SELECTION), "TF_PROVIDER_MIRROR": str(mirror), "TEST_WORKERS": "2"},
-        on_host=False, env=image["engine"].env, timeout=3000)
-    return {"run": run, "seconds": round(time.monotonic() - started, 1), "venvs_reused": "==> .venv:" not in run.output}
+        on_host=False, env=engine.env, timeout=3000)
+    yield {"run": run, "seconds": round(time.monotonic() - started, 1), "venvs_reused": "==> .venv:" not in run.output}
+    left = _leftovers(engine, image["name"]) - before  # only what this run made
+    for kind in ("container", "volume"):  # containers first: they hold the volumes
+        names = sorted(entry.split(":", 1)[1] for entry in left if entry.startswith(f"{kind}:"))
+        if names:
+            engine.run(*(("rm", "--force") if kind == "container" else ("volume", "rm", "--force")), *names,
+                       check=False, timeout=300)
 
 
 def test_the_ci_image_tag_is_the_dockerfiles_hash():
