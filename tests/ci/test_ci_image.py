@@ -12,8 +12,9 @@ GitLab's Docker executor would: in `$CI_REGISTRY_IMAGE/ci:$CI_IMAGE_TAG`, throug
   labelled with what it was built from: the first run builds it (cold), later runs reuse it (warm).
 - **The job's real script, a narrower selection.** The whole suite inside the suite would double `make test`, so
   the job's `PYTEST_SELECTION` variable narrows pytest to tests that prove the image: Python 3.11 and the service
-  (tests/app/test_transform.py), Terraform and the toolchain script (tests/ci/test_toolchain.py, plus the
-  session's `terraform init` against the provider mirror), the Go-built tools run from the cache
+  (tests/app/test_transform.py), the image's Terraform (tests/harness/test_terraform_json_run.py, and the
+  session's `terraform init` of the AWS provider; tests/ci/test_toolchain.py where ../shared/toolchain is beside
+  the clone, as on the build machines), the Go-built tools run from the cache
   (tests/harness/test_tools.py), Node.js 20 with npm, rsync and git running gitlab-ci-local
   (tests/ci/test_pipeline.py), the AWS CLI against moto (tests/modules/kubernetes_app/test_minikube_example.py).
   The job's own `PYTEST_DESELECT` (the privileged tests) still applies. CI=true is gitlab-ci-local's predefined
@@ -28,7 +29,9 @@ GitLab's Docker executor would: in `$CI_REGISTRY_IMAGE/ci:$CI_IMAGE_TAG`, throug
   for real (about 7 minutes with an empty pip cache on 2 busy cores), later runs find them where the job's
   `make` looks (the copy is always at the same path, so their editable installs stay valid) and skip pip.
   What GitLab gets from the internet and this machine cannot (the Terraform registry) comes from the same places
-  the suite's other tests use: the AWS provider mirror (`TF_PROVIDER_MIRROR`) and ../shared/toolchain, read-only.
+  the suite's other tests use, where this machine has them: the AWS provider mirror (`TF_PROVIDER_MIRROR`) and
+  ../shared/toolchain, read-only. In `test:privileged` on a GitLab runner neither exists and the job downloads
+  the provider as the pipeline does.
 
 Checked against: gitlab-ci-local 4.70.1's source (its dist/index.js, as installed from tests/ci/node): a job with
 an `image:` runs in a container of that image, pulled only when `image inspect` fails (`--pull-policy`
@@ -69,11 +72,13 @@ REQUIREMENTS = ("requirements/dev.txt", "requirements/pipeline.txt", "requiremen
                 "app/requirements.txt", "pyproject.toml", "app/pyproject.toml")
 SELECTION = {
     "tests/app/test_transform.py": "Python 3.11 and the service's code",
-    "tests/ci/test_toolchain.py": "Terraform and .ci/toolchain.sh (tar, xz, sha256sum)",
+    "tests/harness/test_terraform_json_run.py": "the image's Terraform: init, apply, interrupt",
     "tests/harness/test_tools.py::test_the_built_tools_run_and_report_their_pinned_versions": "the Go-built tools",
     "tests/ci/test_pipeline.py::test_gitlab_ci_local_lists_every_job_as_gitlab_would": "Node.js 20, npm, rsync, git",
     "tests/modules/kubernetes_app/test_minikube_example.py": "the AWS CLI",
 }
+# Where the build machines' toolchain archive is beside the clone, .ci/toolchain.sh too (tar, xz, sha256sum).
+TOOLCHAIN_TEST = {"tests/ci/test_toolchain.py": "Terraform from ../shared/toolchain via .ci/toolchain.sh"}
 
 
 def _fail_or_skip(reason: str):
@@ -103,6 +108,14 @@ def image() -> dict:
         _fail_or_skip(str(missing))
 
 
+def _has_toolchain() -> bool:
+    return any(SHARED_TOOLCHAIN.glob("terraform-*.tar.xz"))
+
+
+def _selection() -> dict[str, str]:
+    return {**SELECTION, **(TOOLCHAIN_TEST if _has_toolchain() else {})}
+
+
 def _leftovers(engine: container.Engine, image_name: str) -> set[str]:
     """Containers of the image and gitlab-ci-local's volumes (`gcl-*`): 4.70.1 leaves some behind after a job."""
     containers = engine.run("ps", "--all", "--quiet", "--no-trunc", "--filter", f"ancestor={image_name}", check=False)
@@ -115,9 +128,6 @@ def _leftovers(engine: container.Engine, image_name: str) -> set[str]:
 def job(image, tmp_path_factory) -> Iterator[dict]:
     if ci_local.missing_tools():
         _fail_or_skip(f"gitlab-ci-local needs {', '.join(ci_local.missing_tools())}")
-    mirror = terraform.provider_mirror()
-    if mirror is None or not any(SHARED_TOOLCHAIN.glob("terraform-*.tar.xz")):
-        _fail_or_skip("the job needs the AWS provider mirror and ../shared/toolchain (no Terraform registry here)")
     repo = ci_local.clean_copy(tmp_path_factory.mktemp("ci-image") / "repo")
     venvs = _venvs(image["name"])
     for directory in (PIP_CACHE, venvs / "venv", venvs / "venv-checkov"):
@@ -127,17 +137,24 @@ def job(image, tmp_path_factory) -> Iterator[dict]:
         f"{PIP_CACHE}:{PROJECT_DIR}/.cache/pip",  # the pip cache
         f"{venvs / 'venv'}:{PROJECT_DIR}/.venv",
         f"{venvs / 'venv-checkov'}:{PROJECT_DIR}/.venv-checkov",
-        f"{mirror}:{mirror}:ro",
-        f"{SHARED_TOOLCHAIN}:{Path(PROJECT_DIR).parent}/shared/toolchain:ro",
     ]
+    variables = {"PYTEST_SELECTION": " ".join(_selection()),
+                 "TEST_WORKERS": "2"}  # two pytest workers: this runs beside the rest of `make test` on two cores
+    # No Terraform registry on the build machines: the AWS provider from this machine's mirror (elsewhere, as in
+    # GitLab, `terraform init` downloads it).
+    mirror = terraform.provider_mirror()
+    if mirror is not None:
+        mounts.append(f"{mirror}:{mirror}:ro")
+        variables["TF_PROVIDER_MIRROR"] = str(mirror)
+    if _has_toolchain():
+        mounts.append(f"{SHARED_TOOLCHAIN}:{Path(PROJECT_DIR).parent}/shared/toolchain:ro")
     engine = image["engine"]
     before = _leftovers(engine, image["name"])
     started = time.monotonic()
     run = ci_local.run(
         repo, "--container-executable", "podman", "--helper-image", image["name"], "--pull-policy", "if-not-present",
         *[arg for mount in mounts for arg in ("--volume", mount)], "test",
-        # two pytest workers: this runs beside the rest of `make test` on the same two cores
-        variables={"PYTEST_SELECTION": " ".join(SELECTION), "TF_PROVIDER_MIRROR": str(mirror), "TEST_WORKERS": "2"},
+        variables=variables,
         on_host=False, env=engine.env, timeout=3000)
     yield {"run": run, "seconds": round(time.monotonic() - started, 1), "venvs_reused": "==> .venv:" not in run.output}
     left = _leftovers(engine, image["name"]) - before  # only what this run made
@@ -178,7 +195,7 @@ def test_the_job_keeps_a_junit_report_where_every_selected_test_passed(job):
     counts = {key: int(suite.get(key)) for key in ("tests", "failures", "errors", "skipped")}
     assert counts["tests"] >= 15 and counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
     ran = {f"{case.get('classname')}.{case.get('name')}" for case in suite.iter("testcase")}
-    for selected, proves in SELECTION.items():
+    for selected, proves in _selection().items():
         path, _, name = selected.partition("::")
         module = path.removesuffix(".py").replace("/", ".")
         assert any(case.startswith(f"{module}.{name}") for case in ran), f"{selected} ({proves}) did not run"
