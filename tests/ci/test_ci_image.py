@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -200,3 +201,29 @@ def test_the_job_keeps_a_junit_report_where_every_selected_test_passed(job):
         module = path.removesuffix(".py").replace("/", ".")
         assert any(case.startswith(f"{module}.{name}") for case in ran), f"{selected} ({proves}) did not run"
     assert not any(case.startswith(("tests.container.", "tests.cluster.", "tests.ci.test_ci_image.")) for case in ran)
+
+
+def test_the_ci_dockerfile_pins_what_the_pipeline_and_the_stand_in_agree_on():
+    """The image's Terraform is the pipeline's TERRAFORM_VERSION, its Go the version the stand-in checks (and the
+    highest `go` line of tools/*/go.mod), its Node.js the major gitlab-ci-local 4.70.1 needs; checkov passes it."""
+    dockerfile = ci_image.DOCKERFILE.read_text()
+    arguments = dict(line.removeprefix("ARG ").split("=", 1) for line in dockerfile.splitlines()
+                     if line.startswith("ARG ") and "=" in line)
+    pipeline = ci_image.pipeline_variables()
+    assert arguments["TERRAFORM_IMAGE"] == f"hashicorp/terraform:{pipeline['TERRAFORM_VERSION']}"
+    assert arguments["GO_IMAGE"] == f"golang:{ci_image.GO_VERSION.removeprefix('go')}-bookworm"
+    go_lines = {line.split()[1] for path in (REPO_ROOT / "tools").glob("*/go.mod")
+                for line in path.read_text().splitlines() if line.startswith("go ")}
+    def version(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split("."))
+
+    assert go_lines and max(map(version, go_lines)) <= version(ci_image.GO_VERSION.removeprefix("go"))
+    assert arguments["NODE_IMAGE"].startswith(f"node:{ci_image.NODE_MAJOR.removeprefix('v')}")
+    assert arguments["DEBIAN_IMAGE"].startswith("debian:bookworm")
+    checkov = Path(os.environ.get("CHECKOV_BIN") or REPO_ROOT / ".venv-checkov/bin/checkov")
+    if not checkov.exists():
+        pytest.fail(f"checkov not found at {checkov}; run `make tools`")
+    result = subprocess.run([str(checkov), "--framework", "dockerfile", "--skip-download", "--quiet", "--compact",
+                             "--file", str(ci_image.DOCKERFILE)], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"})
+    assert result.returncode == 0, result.stdout + result.stderr
