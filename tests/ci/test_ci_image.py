@@ -38,7 +38,11 @@ an `image:` runs in a container of that image, pulled only when `image inspect` 
 if-not-present); the project is copied into a volume at /builds/<group>/<project> by the helper image
 (`--helper-image`, which needs sh and bash: the CI image serves), artifacts are copied out of `artifacts:paths`
 only (not `reports:junit`, hence the test job's `paths: [report.xml]`), `--volume` adds mounts, CI=true is
-predefined, and CI_REGISTRY is `local-registry.<host of origin>`. GitLab's side, for what runs where: `tags:`
+predefined, and CI_REGISTRY is `local-registry.<host of origin>`. GitLab's side: `image:` (here
+`$CI_REGISTRY_IMAGE/ci:$CI_IMAGE_TAG`) is expanded by the runner's own variable expansion, file and predefined
+variables included (docs.gitlab.com/ci/variables/where_variables_can_be_used), and a job variable may use
+another (`PYTEST_ARGS` uses `PYTEST_DESELECT` and `PYTEST_SELECTION`: gitlab-org/gitlab-runner#1809, enabled on
+GitLab.com in 14.3, first behind a flag on self-managed); gitlab-ci-local expanded both the same way here. What runs where: `tags:`
 sends a job only to runners carrying every tag it names, and a runner that does not run untagged jobs takes only
 those (gitlab-org/gitlab#17873 describes exactly this setup, a `privileged = true` Docker runner kept for tagged
 jobs); `privileged = true` in a runner's `[runners.docker]` applies to every job it runs
