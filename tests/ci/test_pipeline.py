@@ -355,7 +355,8 @@ def test_the_privileged_tests_have_a_job_and_a_runner_tag_of_their_own_and_nothi
     assert test["variables"]["PYTEST_ARGS"] == "--junitxml=report.xml $PYTEST_DESELECT $PYTEST_SELECTION"
     assert test["variables"]["PYTEST_SELECTION"] == "", "the pipeline's test job runs every test"
     left_out = _pytest_paths(test["variables"]["PYTEST_DESELECT"], "--ignore=")
-    assert left_out == {"tests/container", "tests/cluster", "tests/ci/test_ci_image.py"}
+    assert left_out == {"tests/container", "tests/cluster", "tests/e2e/test_kubernetes_environments.py",
+                        "tests/ci/test_ci_image.py"}
     assert set(test["variables"]["PYTEST_DESELECT"].split()) == {f"--ignore={path}" for path in left_out}
     assert privileged["variables"]["PYTEST_ARGS"].startswith("--junitxml=report.xml ")
     assert _pytest_paths(privileged["variables"]["PYTEST_ARGS"]) == left_out
