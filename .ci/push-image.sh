@@ -10,10 +10,8 @@ if [ -n "${CI_COMMIT_TAG:-}" ]; then
   names="${names},${CI_REGISTRY_IMAGE}:${CI_COMMIT_TAG}"
 fi
 
-mkdir -p "${HOME}/.docker"
-auth="$(printf '%s:%s' "${CI_REGISTRY_USER:?}" "${CI_REGISTRY_PASSWORD:?}" | base64 | tr -d '\n')"
-umask 077
-printf '{"auths":{"%s":{"auth":"%s"}}}' "${CI_REGISTRY}" "${auth}" > "${HOME}/.docker/config.json"
+# shellcheck source=.ci/registry-login.sh
+. "$(dirname "$0")/registry-login.sh"
 
 buildctl-daemonless.sh build \
   --frontend dockerfile.v0 \

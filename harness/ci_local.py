@@ -2,9 +2,11 @@
 
 gitlab-ci-local 4.70.1 is pinned in tests/ci/node/package-lock.json (4.74+ need Node 22) and installed
 with `npm ci` into .cache/node (git-ignored). It needs rsync and a git checkout whose `origin` has a
-GitLab-like URL (it derives CI_PROJECT_* from it). Jobs run with `--force-shell-executor`, on this
+GitLab-like URL (it derives CI_PROJECT_* from it). Most jobs run with `--force-shell-executor`, on this
 machine, reusing the checkout's .venv and Terraform's provider configuration through variables, so no
-job installs what is already here.
+job installs what is already here. `run(..., on_host=False)` passes none of that: tests/ci/test_ci_image.py
+runs the `test` job in its declared image through gitlab-ci-local's container path (`--container-executable
+podman`), where the job builds its own venv as it does in GitLab.
 """
 
 from __future__ import annotations
@@ -90,13 +92,20 @@ class JobRun:
         return self.repo / ".gitlab-ci-local" / "artifacts" / job.replace("/", "_")
 
 
-def run(repo: Path, *args: str, variables: dict[str, str] | None = None, timeout: float = 600) -> JobRun:
-    """`gitlab-ci-local <args>` in `repo`, with the checkout's venv and Terraform configuration."""
-    shared = {"VENV": str(REPO_ROOT / ".venv"), **(variables or {})}
-    if "TF_CLI_CONFIG_FILE" in os.environ:
+def run(repo: Path, *args: str, variables: dict[str, str] | None = None, timeout: float = 600,
+        on_host: bool = True, env: dict[str, str] | None = None) -> JobRun:
+    """`gitlab-ci-local <args>` in `repo`; `on_host` (shell executor): with the checkout's venv and Terraform
+    configuration. `env` is added to gitlab-ci-local's own environment (e.g. podman's CONTAINERS_CONF)."""
+    shared = {"VENV": str(REPO_ROOT / ".venv")} if on_host else {}
+    shared.update(variables or {})
+    if on_host and "TF_CLI_CONFIG_FILE" in os.environ:
         shared.setdefault("TF_CLI_CONFIG_FILE", os.environ["TF_CLI_CONFIG_FILE"])
     command = [str(install()), *args]
     for name, value in shared.items():
         command += ["--variable", f"{name}={value}"]
-    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=timeout, check=False)
+    # gitlab-ci-local reads GCL_* variables as its options (and refuses unknown ones): the ones an outer
+    # gitlab-ci-local sets in a job it runs (tests/ci/test_ci_image.py) are not this run's options.
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("GCL_")}
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=timeout, check=False,
+                            env={**inherited, **(env or {})})
     return JobRun(result.returncode, result.stdout, result.stderr, repo)

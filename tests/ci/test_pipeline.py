@@ -117,7 +117,7 @@ def test_checkov_gitlab_ci_checks_pass(tmp_path):
 
 def test_every_job_runs_in_a_declared_stage_and_needs_only_earlier_jobs(pipeline, jobs):
     stages = pipeline["stages"]
-    assert stages == ["validate", "test", "build", "plan", "apply"]
+    assert stages == ["image", "validate", "test", "build", "plan", "apply"]
     for name, job in jobs.items():
         assert job.get("stage") in stages, f"{name} has no declared stage"
         for needed in _needs(job):
@@ -137,7 +137,8 @@ def test_gitlab_ci_local_lists_every_job_as_gitlab_would(clean_repo):
     listed = ci_local.run(clean_repo, "--list-json")
     assert listed.returncode == 0, listed.output
     on_main = {job["name"]: job for job in listed.json()}
-    assert set(on_main) == {"commits", "lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}
+    assert set(on_main) == {"ci-image", "commits", "lint", "validate", "test", "test:privileged", "build", "plan:sandbox",
+                            "plan:aws", "apply:aws"}
     assert on_main["apply:aws"]["when"] == "manual"
     assert [need if isinstance(need, str) else need["job"] for need in on_main["apply:aws"]["needs"]] == ["plan:aws"]
 
@@ -308,15 +309,67 @@ def test_no_merge_request_job_touches_aws_credentials(tmp_path, pipeline, jobs):
 def test_merge_requests_check_that_their_commits_are_conventional(jobs):
     """CHANGELOG.md is made from the messages (tests/ci/test_commits.py runs the check itself)."""
     commits = jobs["commits"]
-    assert commits["script"] == ["make commits"] and commits["stage"] == "validate" and _needs(commits) == []
+    assert commits["script"] == ["make commits"] and commits["stage"] == "validate" and _needs(commits) == ["ci-image"]
     assert [rule["if"] for rule in commits["rules"]] == ['$CI_PIPELINE_SOURCE == "merge_request_event"']
     assert commits["variables"]["GIT_DEPTH"] == "0", "a shallow clone may lack the merge request's base"
     assert "CI_MERGE_REQUEST_DIFF_BASE_SHA" in (REPO_ROOT / "Makefile").read_text()
 
 
 def test_test_job_runs_the_readme_test_command(jobs):
-    assert jobs["test"]["script"] == ["make test"]
+    assert jobs["test"]["script"] == jobs["test:privileged"]["script"] == ["make test"]
     assert (REPO_ROOT / ".ci/run").read_text().strip().endswith("make test")
+
+
+CI_IMAGE = "$CI_REGISTRY_IMAGE/ci:$CI_IMAGE_TAG"
+
+
+def test_every_job_runs_in_an_image_that_has_what_it_needs(pipeline, jobs):
+    """Every job but the two BuildKit ones runs in the CI image built from .ci/Dockerfile by `ci-image` (after it:
+    `needs`), and no job installs a tool at run time (tests/ci/test_ci_image.py runs `test` in that image)."""
+    buildkit = {"ci-image", "build"}
+    for name, job in jobs.items():
+        image = job["image"]["name"] if isinstance(job["image"], dict) else job["image"]
+        if name in buildkit:
+            assert image.startswith("moby/buildkit:") and image.endswith("-rootless"), name
+            continue
+        assert image == CI_IMAGE, f"{name} runs in {image}"
+        assert "ci-image" in _upstream(jobs, name), f"{name} can start before its image is pushed"
+        commands = " ".join(job.get("before_script", []) + job["script"])
+        assert "apt-get" not in commands and "pip install" not in commands, f"{name} installs a tool at run time"
+    assert jobs["ci-image"]["script"] == [".ci/push-ci-image.sh"] and jobs["ci-image"]["stage"] == "image"
+    assert "$CI_IMAGE_TAG" in (REPO_ROOT / ".ci/push-ci-image.sh").read_text()
+
+
+def _pytest_paths(arguments: str, option: str = "") -> set[str]:
+    return {word.removeprefix(option) for word in arguments.split() if word.startswith(option + "tests/")}
+
+
+def test_the_privileged_tests_have_a_job_and_a_runner_tag_of_their_own_and_nothing_falls_between(jobs):
+    """The shared-runner `test` job leaves out exactly what `test:privileged` runs (podman, the cluster, the test
+    job run in its image), by path, in one variable; every test file of tests/ runs in exactly one of the two.
+    Under CI=true a test that cannot run fails, so the split is the only way a test leaves a job."""
+    test, privileged = jobs["test"], jobs["test:privileged"]
+    assert privileged["tags"] == ["privileged"]
+    assert not any("tags" in job for name, job in jobs.items() if name != "test:privileged"), "the rest: any runner"
+    assert privileged["stage"] == test["stage"] == "test" and _needs(privileged) == _needs(test) == ["ci-image"]
+    assert test["variables"]["PYTEST_ARGS"] == "--junitxml=report.xml $PYTEST_DESELECT $PYTEST_SELECTION"
+    assert test["variables"]["PYTEST_SELECTION"] == "", "the pipeline's test job runs every test"
+    left_out = _pytest_paths(test["variables"]["PYTEST_DESELECT"], "--ignore=")
+    assert left_out == {"tests/container", "tests/cluster", "tests/e2e/test_kubernetes_environments.py",
+                        "tests/ci/test_ci_image.py"}
+    assert set(test["variables"]["PYTEST_DESELECT"].split()) == {f"--ignore={path}" for path in left_out}
+    assert privileged["variables"]["PYTEST_ARGS"].startswith("--junitxml=report.xml ")
+    assert _pytest_paths(privileged["variables"]["PYTEST_ARGS"]) == left_out
+    files = {str(path.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "tests").rglob("test_*.py")}
+    for path in left_out:
+        assert (REPO_ROOT / path).exists(), path
+    in_privileged = {f for f in files if any(f == path or f.startswith(path + "/") for path in left_out)}
+    assert {"tests/container/test_pod.py", "tests/ci/test_ci_image.py"} <= in_privileged
+    assert any(f.startswith("tests/cluster/") for f in in_privileged)
+    assert files - in_privileged, "the shared runner's job runs the rest"
+    for name in ("test", "test:privileged"):
+        assert jobs[name]["artifacts"]["paths"] == ["report.xml"] == [jobs[name]["artifacts"]["reports"]["junit"]]
+    assert {"test", "test:privileged"} <= _upstream(jobs, "apply:aws"), "nothing deploys untested"
 
 
 def test_validate_covers_every_terraform_root_module_and_example():
@@ -346,10 +399,11 @@ def test_image_is_built_after_tests_and_tagged_with_the_commit_and_the_version(j
 
 
 @pytest.mark.parametrize(("branch", "variables", "expected"), [
-    ("main", {}, {"lint", "validate", "test", "build", "plan:sandbox", "plan:aws", "apply:aws"}),
+    ("main", {}, {"ci-image", "lint", "validate", "test", "test:privileged", "build", "plan:sandbox", "plan:aws",
+                  "apply:aws"}),
     ("feature/x", MERGE_REQUEST,
-     {"commits", "lint", "validate", "test", "build", "plan:sandbox"}),
-    ("feature/x", {}, {"lint", "validate", "test", "plan:sandbox"}),
+     {"ci-image", "commits", "lint", "validate", "test", "test:privileged", "build", "plan:sandbox"}),
+    ("feature/x", {}, {"ci-image", "lint", "validate", "test", "test:privileged", "plan:sandbox"}),
 ], ids=["default-branch", "merge-request", "branch-without-mr"])
 def test_each_kind_of_pipeline_gets_the_jobs_it_should(tmp_path, branch, variables, expected):
     """Rules evaluated by gitlab-ci-local: AWS plan and apply only on the default branch, no image for plain branches."""
