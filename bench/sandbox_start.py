@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -38,14 +39,14 @@ RESULTS_DIR = BENCH_DIR / "results"
 FIRST_ANSWER_TARGET_SECONDS = 10.0
 GIVE_UP_SECONDS = 300.0
 POLL_SECONDS = 0.05
-DEFAULT_BUCKET = "mirror-staging-sandbox"  # envs/sandbox/variables.tf's default bucket_name
 
 
 def one_round() -> dict[str, float]:
     service_port, emulator_port = processes.free_port(), processes.free_port()
+    bucket = f"bench-sandbox-{secrets.token_hex(3)}"  # named here (TF_VAR_bucket_name), so it can be probed
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as workdir:
         env = {**os.environ, "SANDBOX_DIR": str(Path(workdir) / "sandbox"), "PORT": str(service_port),
-               "SANDBOX_S3_PORT": str(emulator_port)}
+               "SANDBOX_S3_PORT": str(emulator_port), "TF_VAR_bucket_name": bucket}
         started = time.monotonic()
         run = subprocess.Popen([sys.executable, "-m", "harness.sandbox"], cwd=processes.REPO_ROOT, env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -53,8 +54,8 @@ def one_round() -> dict[str, float]:
         probes = {
             "emulator": f"http://127.0.0.1:{emulator_port}/moto-api/",
             "first_answer": f"http://127.0.0.1:{service_port}/api/health",
-            # ListObjects straight to the emulator: the bucket exists (envs/sandbox's default name)
-            "bucket": f"http://127.0.0.1:{emulator_port}/{DEFAULT_BUCKET}",
+            # ListObjects straight to the emulator: the bucket exists
+            "bucket": f"http://127.0.0.1:{emulator_port}/{bucket}",
             "ready": f"http://127.0.0.1:{service_port}/api/ready",
         }
         seen: dict[str, float] = {}
