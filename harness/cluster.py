@@ -222,6 +222,13 @@ class Pki:
         (self.directory / "sa.pub").write_bytes(sa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 
+    def make_serving_pair(self, name: str, common_name: str, **options) -> None:
+        """A CA of its own (`ca.crt`) and a serving certificate it signed (`<name>.crt`): a test's webhook."""
+        ca_key = self._key()
+        self.ca = (self._certificate(f"{common_name}-ca", ca_key, ca=True), ca_key)
+        self._write("ca", *self.ca)
+        self.leaf(name, common_name, server=True, **options)
+
     def leaf(self, name: str, common_name: str, *, issuer=None, **options) -> None:
         key = self._key()
         self._write(name, self._certificate(common_name, key, issuer or self.ca, **options), key)
@@ -824,6 +831,9 @@ state = "{state}/containerd/state"
                 stopped.append(f"bridge {BRIDGE}")
             if _node_address_present():
                 _run("ip", "addr", "del", f"{NODE_IP}/32", "dev", NODE_LINK, check=False)
+            from harness import pod_identity  # its agent's address, if a killed test left it on our link
+
+            pod_identity.remove_agent_address()
             if shutil.which("iptables", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
                 remove_iptables()
             for directory in _cgroup_dirs():
@@ -856,6 +866,10 @@ state = "{state}/containerd/state"
             found.append(f"link {BRIDGE}")
         if _node_address_present():
             found.append(f"address {NODE_IP} on {NODE_LINK}")
+        from harness import pod_identity
+
+        if pod_identity.agent_address_present():
+            found.append(f"address {pod_identity.AGENT_IP} on {NODE_LINK}")
         found += [f"veth {line.split(':')[1].strip()}" for line in
                   _run("ip", "-o", "link", "show", "type", "veth", check=False).stdout.splitlines()
                   if f"master {BRIDGE}" in line]

@@ -37,15 +37,11 @@ HELM_TIMEOUT = "150s"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test here `cluster` (`-m cluster` selects them), and run test_rollout.py's first: it needs the
-    node's CPUs free of the shared release, which stays installed until the session ends."""
+    """Mark every test here `cluster` (`-m cluster` selects them); tests/conftest.py orders them."""
     here = Path(__file__).parent
-    positions = [index for index, item in enumerate(items) if here in item.path.parents]
-    for index in positions:
-        items[index].add_marker(pytest.mark.cluster)
-    ordered = sorted((items[index] for index in positions), key=lambda item: item.path.name != "test_rollout.py")
-    for index, item in zip(positions, ordered, strict=True):
-        items[index] = item
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.cluster)
 
 
 def _unavailable(reason: str):

@@ -1,7 +1,9 @@
 """envs/aws without its Helm release, planned on moto: what the environment asks of AWS, for real.
 
-The helm provider cannot run here, so the test copies envs/aws and the modules it calls, removes what
-needs helm (the helm provider block, the `app` module call and the outputs that read it, the helm
+The AWS side alone, in a plan: the whole root is applied onto the single-node cluster by
+tests/e2e/test_kubernetes_environments.py, but there moto's missing APIs (access entries, add-ons, pod identity)
+are shimmed away, so what the environment asks of them is read here. The test copies envs/aws and the modules it
+calls, removes what needs helm (the helm provider block, the `app` module call and the outputs that read it, the helm
 requirement) and the S3 backend, and plans the rest with the real AWS provider against moto. What is
 left is everything the environment creates in AWS, with its own inputs and wiring: who gets cluster
 access, the API endpoint's exception, the environment name the bucket sees, the add-on the HPA needs.
