@@ -60,10 +60,17 @@ def _init_problem(root: Path, env: dict[str, str]) -> str | None:
     return f"`terraform init` cannot install the providers of {root.name}: {reason.strip('│ ').strip()}"
 
 
-def _copy_layout(workdir: Path, env_name: str) -> Path:
-    """envs/<env> plus every module, with the repository's relative layout, so sources resolve."""
+def _copy_layout(workdir: Path, env_name: str, without_lifecycle_wait: bool = False) -> Path:
+    """envs/<env> plus every module, with the repository's relative layout, so sources resolve.
+
+    `without_lifecycle_wait`: the bucket without its lifecycle rules, whose write the AWS provider waits ~55 s to
+    see settle on moto (tests/fixtures/s3_staging_without_lifecycle_override.tf); tests/modules/s3_staging applies
+    them. Only for the emulator: a real account's bucket keeps them."""
     for relative in (Path("envs") / env_name, Path("modules")):
         terraform.copy_root(REPO_ROOT / relative, workdir / relative)
+    if without_lifecycle_wait:
+        shutil.copy(REPO_ROOT / "tests" / "fixtures" / "s3_staging_without_lifecycle_override.tf",
+                    workdir / "modules" / "s3-staging")
     return workdir / "envs" / env_name
 
 
@@ -147,7 +154,7 @@ def test_local_environment_on_the_built_cluster(tmp_path, unique_name, selected_
         pytest.skip("E2E_KUBE_CONTEXT names another cluster: test_local_environment_on_a_named_context runs there")
     # requested here, after the skips: a run that skips must not start a cluster
     cluster, images, s3 = (request.getfixturevalue(name) for name in ("cluster", "images", "s3"))
-    root = _copy_layout(tmp_path, "local")
+    root = _copy_layout(tmp_path, "local", without_lifecycle_wait=True)
     env = terraform.terraform_env()
     token = secrets.token_urlsafe(24)
     namespace = unique_name("mirror-e2e")
@@ -300,11 +307,8 @@ def test_aws_environment_offline_on_the_built_cluster(tmp_path, unique_name, sel
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.78.{index * 16}.0/20", AvailabilityZone=zone)["Subnet"]["SubnetId"]
                for index, zone in enumerate(["us-east-1a", "us-east-1b"])]
 
-    root = _copy_layout(tmp_path, "aws")
+    root = _copy_layout(tmp_path, "aws", without_lifecycle_wait=True)
     shutil.copy(MOTO_APPLY_OVERRIDE, tmp_path / "modules" / "eks")
-    # The provider's ~55 s lifecycle waiter on moto, left out: tests/modules/s3_staging applies the lifecycle rules.
-    shutil.copy(REPO_ROOT / "tests" / "fixtures" / "s3_staging_without_lifecycle_override.tf",
-                tmp_path / "modules" / "s3-staging")
     shutil.copy(REPO_ROOT / "tests" / "fixtures" / "emulator_provider_override.tf", root)
     shutil.copy(Path(__file__).parent / "fixtures" / "aws_on_the_built_cluster_override.tf", root)
     _built_cluster_files(cluster, root / "built-cluster")
