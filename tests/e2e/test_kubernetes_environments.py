@@ -302,6 +302,13 @@ def test_aws_environment_offline_on_the_built_cluster(tmp_path, unique_name, sel
     session = boto3.Session(aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
     client = session.client("s3", endpoint_url=emulator.url, config=Config(s3={"addressing_style": "path"}))
+    # Every AWS service the root calls answers once before Terraform's concurrent creates: moto builds a service's
+    # backend on its first call (IAM's with ~1,400 managed policies: seconds on a busy machine). Once, under load, a
+    # CreateRole sent to a fresh server came back 409 EntityAlreadyExists for the role the same apply was creating.
+    session.client("iam", endpoint_url=emulator.url).list_policies(Scope="AWS", MaxItems=1)
+    for service, call in (("kms", "list_keys"), ("eks", "list_clusters"), ("logs", "describe_log_groups"),
+                          ("sts", "get_caller_identity"), ("s3", "list_buckets")):
+        getattr(session.client(service, endpoint_url=emulator.url), call)()
     ec2 = session.client("ec2", endpoint_url=emulator.url)
     vpc = ec2.create_vpc(CidrBlock="10.78.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.78.{index * 16}.0/20", AvailabilityZone=zone)["Subnet"]["SubnetId"]
