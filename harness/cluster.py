@@ -305,8 +305,9 @@ def _prepare_cgroups() -> None:
                 (target / name).write_text((hierarchy / name).read_text())
 
 
-def _node_address_present() -> bool:
-    return f" {NODE_IP}/32 " in _run("ip", "-o", "addr", "show", "dev", NODE_LINK, check=False).stdout
+def address_present(address: str = NODE_IP) -> bool:
+    """Whether `address`/32 is on the node's link (ours: the node's, or a test's such as the Pod Identity agent's)."""
+    return f" {address}/32 " in _run("ip", "-o", "addr", "show", "dev", NODE_LINK, check=False).stdout
 
 
 def _iptables_chains(table: str) -> dict[str, list[str]]:
@@ -829,7 +830,7 @@ state = "{state}/containerd/state"
                     _run("ip", "link", "delete", line.split(":")[1].strip().split("@")[0], check=False)
                 _run("ip", "link", "delete", BRIDGE, check=False)
                 stopped.append(f"bridge {BRIDGE}")
-            if _node_address_present():
+            if address_present():
                 _run("ip", "addr", "del", f"{NODE_IP}/32", "dev", NODE_LINK, check=False)
             from harness import pod_identity  # its agent's address, if a killed test left it on our link
 
@@ -864,11 +865,11 @@ state = "{state}/containerd/state"
         found += [f"mount {mount}" for mount in _our_mounts(self.state.resolve())] if self.state.exists() else []
         if _run("ip", "link", "show", BRIDGE, check=False).returncode == 0:
             found.append(f"link {BRIDGE}")
-        if _node_address_present():
+        if address_present():
             found.append(f"address {NODE_IP} on {NODE_LINK}")
         from harness import pod_identity
 
-        if pod_identity.agent_address_present():
+        if address_present(pod_identity.AGENT_IP):
             found.append(f"address {pod_identity.AGENT_IP} on {NODE_LINK}")
         found += [f"veth {line.split(':')[1].strip()}" for line in
                   _run("ip", "-o", "link", "show", "type", "veth", check=False).stdout.splitlines()

@@ -26,6 +26,8 @@ import contextlib
 import datetime
 import http.server
 import json
+import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -45,14 +47,9 @@ TOKEN_SECONDS = 86400
 WEBHOOK_NAME = "pod-identity-standin.mirror-kit.test"
 
 
-def agent_address_present() -> bool:
-    return f" {AGENT_IP}/32 " in subprocess.run(["ip", "-o", "addr", "show", "dev", node.NODE_LINK],
-                                                capture_output=True, text=True, check=False).stdout
-
-
 def remove_agent_address() -> None:
     """Take the agent's address off the node's link (a killed run's leftover too): harness/cluster.py's `down`."""
-    if agent_address_present():
+    if node.address_present(AGENT_IP):
         subprocess.run(["ip", "addr", "del", f"{AGENT_IP}/32", "dev", node.NODE_LINK], capture_output=True,
                        check=False)
 
@@ -92,8 +89,6 @@ class PodIdentityStandin:
     credentials: dict[str, str]  # AccessKeyId, SecretAccessKey: the emulator's
     extra_env: dict[str, str] = field(default_factory=dict)
     served: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    mutated: list[str] = field(default_factory=list)
 
     def __enter__(self) -> PodIdentityStandin:
         self._stack = contextlib.ExitStack()
@@ -115,7 +110,7 @@ class PodIdentityStandin:
         self._api = kube.connect(config_file=str(self.cluster.kubeconfig))
         self._auth = client.AuthenticationV1Api(self._api.api)
         scratch = Path(tempfile.mkdtemp(prefix="pod-identity-"))
-        self._stack.callback(lambda: subprocess.run(["rm", "-rf", str(scratch)], check=False))
+        self._stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         pki = node.Pki(scratch)
         pki.make_serving_pair("webhook", "pod-identity-webhook", ips=(node.NODE_IP,))
 
@@ -125,8 +120,6 @@ class PodIdentityStandin:
 
         port = processes.free_port(node.NODE_IP)
         webhook = self._serve((node.NODE_IP, port), self._webhook_handler())
-        import ssl
-
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki.path("webhook.crt"), pki.path("webhook.key"))
         webhook.socket = context.wrap_socket(webhook.socket, server_side=True)
@@ -190,7 +183,6 @@ class PodIdentityStandin:
                 token = self.headers.get("Authorization", "")
                 who = standin._reviewed_identity(token) if token and self.path == "/v1/credentials" else None
                 if who != expected:
-                    standin.refused.append(who or "no valid token")
                     self._answer(400 if not token else 403, {"message": "no association for this token"})
                     return
                 standin.served.append(who)
@@ -214,7 +206,6 @@ class PodIdentityStandin:
                 patch = _json_patch(request.get("object") or {}, standin.service_account, standin.extra_env)
                 response = {"uid": request["uid"], "allowed": True}
                 if patch:
-                    standin.mutated.append((request.get("object") or {}).get("metadata", {}).get("generateName", "?"))
                     response |= {"patchType": "JSONPatch",
                                  "patch": base64.b64encode(json.dumps(patch).encode()).decode()}
                 data = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",

@@ -33,6 +33,7 @@ from botocore.config import Config
 from harness import kube, pod_identity, processes, terraform
 from tests.cluster import conftest as cluster_fixtures
 from tests.e2e.support import retry
+from tests.envs.bootstrap.test_remote_state_locking import empty_versioned_bucket
 
 # The single-node cluster's session fixtures (tests/cluster/conftest.py): the cluster, the service image in its
 # containerd, the S3 emulator on the node's address. tests/conftest.py schedules this file on the cluster's worker.
@@ -259,11 +260,10 @@ def _built_cluster_files(cluster, directory: Path) -> None:
 
 
 def _empty_bucket(s3, bucket: str) -> None:
-    """A production bucket refuses force_destroy (modules/s3-staging): the operator empties it, every version."""
+    """A production bucket refuses force_destroy (modules/s3-staging): the operator empties it, every version. No
+    bucket (an apply that failed before creating it) is nothing to empty, and must not hide that failure."""
     with contextlib.suppress(s3.exceptions.NoSuchBucket):
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-            for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+        empty_versioned_bucket(s3, bucket)
 
 
 def test_aws_environment_offline_on_the_built_cluster(tmp_path, unique_name, selected_environments, logs_dir,
@@ -293,7 +293,7 @@ def test_aws_environment_offline_on_the_built_cluster(tmp_path, unique_name, sel
         pytest.skip(f"E2E_ENVIRONMENTS={','.join(sorted(selected_environments))} does not include aws")
     cluster, images = (request.getfixturevalue(name) for name in ("cluster", "images"))
     from harness import cluster as node
-    from tests.modules.eks.conftest import MOTO_APPLY_OVERRIDE
+    from tests.modules.eks.conftest import MOTO_APPLY_OVERRIDE, create_network
 
     # moto on the node's HTTPS port, plain HTTP: Terraform, the test and the pods all use this one endpoint.
     emulator = processes.start_moto(logs_dir, port=443, host=node.NODE_IP)
@@ -309,10 +309,8 @@ def test_aws_environment_offline_on_the_built_cluster(tmp_path, unique_name, sel
     for service, call in (("kms", "list_keys"), ("eks", "list_clusters"), ("logs", "describe_log_groups"),
                           ("sts", "get_caller_identity"), ("s3", "list_buckets")):
         getattr(session.client(service, endpoint_url=emulator.url), call)()
-    ec2 = session.client("ec2", endpoint_url=emulator.url)
-    vpc = ec2.create_vpc(CidrBlock="10.78.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.78.{index * 16}.0/20", AvailabilityZone=zone)["Subnet"]["SubnetId"]
-               for index, zone in enumerate(["us-east-1a", "us-east-1b"])]
+    # The network lives and dies with this test's own emulator: nothing to delete after the destroy.
+    subnets = create_network(session, emulator.url)[1]["subnet_ids"]
 
     root = _copy_layout(tmp_path, "aws", without_lifecycle_wait=True)
     shutil.copy(MOTO_APPLY_OVERRIDE, tmp_path / "modules" / "eks")
@@ -382,9 +380,6 @@ def test_aws_environment_offline_on_the_built_cluster(tmp_path, unique_name, sel
         _apply_call_destroy(root, env, {}, lambda: api, request.node, client, token, init_args=[], checks=checks,
                             before_destroy=lambda: _empty_bucket(client, bucket), secrets_=(pull["password"],))
         _assert_namespace_gone(api, namespace)
-    for subnet in subnets:
-        ec2.delete_subnet(SubnetId=subnet)
-    ec2.delete_vpc(VpcId=vpc)
 
 
 def test_aws_eks_environment(tmp_path, unique_name, selected_environments, monkeypatch, request):

@@ -88,18 +88,26 @@ def failed_plan(tf: tftest.TerraformTest) -> str:
     return " ".join(" ".join(str(part) for part in error.value.args).split())
 
 
+def create_network(session: boto3.Session, endpoint_url: str, second_octet: int = 77) -> tuple[object, dict]:
+    """A VPC (10.<second_octet>.0.0/16) with two subnets in different zones on the emulator; (ec2 client, network)."""
+    # One attempt per call: a retried create is what made Terraform conflict with itself.
+    ec2 = session.client("ec2", endpoint_url=endpoint_url,
+                         config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=300))
+    vpc_id = ec2.create_vpc(CidrBlock=f"10.{second_octet}.0.0/16")["Vpc"]["VpcId"]
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{second_octet}.{index * 16}.0/20",
+                          AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for index, zone in enumerate(["us-east-1a", "us-east-1b"])
+    ]
+    return ec2, {"vpc_id": vpc_id, "subnet_ids": subnet_ids}
+
+
 @pytest.fixture
 def cluster_network(aws_session, moto) -> Iterator[dict]:
     """A VPC with two subnets in different zones, for one test; deleted after the test's destroy."""
-    # One attempt per call: a retried create is what made Terraform conflict with itself.
-    ec2 = aws_session.client("ec2", endpoint_url=moto.url,
-                             config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=300))
-    vpc_id = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
-    subnet_ids = [
-        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.77.{index * 16}.0/20", AvailabilityZone=zone)["Subnet"]["SubnetId"]
-        for index, zone in enumerate(["us-east-1a", "us-east-1b"])
-    ]
-    yield {"vpc_id": vpc_id, "subnet_ids": subnet_ids}
+    ec2, network = create_network(aws_session, moto.url)
+    vpc_id, subnet_ids = network["vpc_id"], network["subnet_ids"]
+    yield network
     for subnet_id in subnet_ids:
         ec2.delete_subnet(SubnetId=subnet_id)
     ec2.delete_vpc(VpcId=vpc_id)
